@@ -1,0 +1,34 @@
+# `make demo` and `make test` work on a fresh clone: they create .venv and install what is needed.
+# torch and mujoco are pinned through constraints.txt so pip never pulls a CUDA build or MuJoCo 4.
+PY ?= python3.11
+VENV := .venv
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench clean system-deps
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e ".[dev,tensorboard]" metaworld mujoco==3.3.0
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Off-screen rendering for videos (optional; everything else runs without it).
+system-deps:
+	-apt-get install -y -qq libosmesa6 >/dev/null 2>&1 || echo "could not install libosmesa6: videos need a GL backend"
+
+demo: $(STAMP)
+	$(VENV)/bin/protege demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/bc_scaling.py
+	$(VENV)/bin/python benchmarks/train_speed.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

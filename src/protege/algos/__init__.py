@@ -1,0 +1,1 @@
+"""Training algorithms: behavioural cloning (supervised loop)."""

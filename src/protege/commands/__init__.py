@@ -1,0 +1,1 @@
+"""One module per `protege` verb: `Args` (dataclass -> flags) and `run(args)`. See `protege/cli.py`."""

@@ -1,0 +1,56 @@
+"""Train a policy by behavioural cloning on a dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import tyro
+
+from protege.algos.bc import TrainConfig, train_bc
+from protege.commands._common import say
+from protege.data.native import load_dataset
+from protege.policies import POLICIES
+from protege.progress import TqdmProgress
+
+
+@dataclass
+class Args:
+    data: Path
+    """Dataset folder (native, or the primer's folder of .npz files)."""
+    out: Path
+    """Checkpoint folder to write (config.json + model.safetensors)."""
+    policy: str = "mlp"
+    """Policy head; its options appear under --<policy>.* (see `protege train --policy NAME --help`)."""
+    train: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=TrainConfig)
+
+
+def make_args(argv: list[str]) -> type:
+    """`Args` plus a field named after the chosen policy holding that policy's config."""
+    name = _policy_from_argv(argv)
+    if name not in POLICIES:
+        return Args
+    config_cls = POLICIES[name][0]
+    return dataclasses.make_dataclass(
+        "Args", [(name, config_cls, field(default_factory=config_cls))], bases=(Args,))
+
+
+def _policy_from_argv(argv: list[str]) -> str:
+    for i, a in enumerate(argv):
+        if a == "--policy" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--policy="):
+            return a.split("=", 1)[1]
+    return "mlp"
+
+
+def run(args: Any) -> int:
+    dataset = load_dataset(args.data)
+    policy_config = getattr(args, args.policy, None)
+    say(f"training {args.policy} on {len(dataset)} episodes ({dataset.num_steps} steps) from {args.data}")
+    result = train_bc(dataset, args.policy, policy_config, args.train, out=args.out, progress=TqdmProgress())
+    say(f"best validation loss {result.best_val_loss:.5f} at step {result.best_step}; "
+        f"{result.samples_per_second:,.0f} samples/s; checkpoint in {args.out}")
+    return 0

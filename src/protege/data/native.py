@@ -1,0 +1,281 @@
+"""The native on-disk dataset format: a folder, nothing to install.
+
+    dataset/
+      meta.json              format version, spec, fps, task, counts, provenance
+      episodes/000000.npz    one episode per file, written to a temporary name and renamed
+      stats.json             normalisation statistics (recomputable from the episodes)
+
+A crash loses at most the episode being written: each episode file appears whole or not at all, and
+meta.json is rewritten atomically after every episode. The reader trusts the episode files, not the
+counts in meta.json. Files load with `allow_pickle=False`, always.
+
+The primer's format (a folder of .npz files holding `observations` (T, obs_dim) and `actions`
+(T, act_dim)) reads as-is, with its observations under the key `state`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from protege import __version__
+from protege.data.episode import Episode
+from protege.data.stats import compute_stats
+from protege.errors import ProtegeError, bad_input
+from protege.specs import ArraySpec, Spec
+
+FORMAT_NAME = "protege"
+FORMAT_VERSION = 1
+STATE_KEY = "state"
+
+
+@dataclass
+class Dataset:
+    """Episodes in memory with their spec and metadata."""
+
+    episodes: list[Episode]
+    spec: Spec
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    @property
+    def num_steps(self) -> int:
+        return sum(len(e) for e in self.episodes)
+
+    @property
+    def num_success(self) -> int:
+        return sum(e.success for e in self.episodes)
+
+    @property
+    def num_labels(self) -> int:
+        return sum(e.num_labels if e.labels is not None else len(e) for e in self.episodes)
+
+
+def _atomic_write_bytes(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (temporary file + rename)."""
+    data = json.dumps(obj, indent=2).encode()
+    _atomic_write_bytes(Path(path), lambda f: f.write(data))
+
+
+def _episode_arrays(ep: Episode) -> dict[str, np.ndarray]:
+    arrays = {f"obs.{k}": v for k, v in ep.observations.items()}
+    arrays["actions"] = ep.actions
+    arrays["success"] = np.array(ep.success)
+    for name in ("labels", "label_mask", "rewards", "source", "intervened"):
+        value = getattr(ep, name)
+        if value is not None:
+            arrays[name] = value
+    if ep.info:
+        arrays["info"] = np.array(json.dumps(ep.info))
+    return arrays
+
+
+class DatasetWriter:
+    """Appends episodes to a native dataset folder, one atomic file each.
+
+    Use as a context manager; `close()` writes stats.json. If the process dies, every episode already
+    added stays loadable and `load_dataset` recomputes the statistics.
+    """
+
+    def __init__(self, root: str | Path, spec: Spec, task: str | None = None, provenance: dict | None = None,
+                 overwrite: bool = False):
+        self.root = Path(root)
+        self.spec = spec
+        self.episodes_dir = self.root / "episodes"
+        if self.root.exists() and any(self.root.iterdir()) and not overwrite:
+            if (self.root / "meta.json").exists():
+                raise ProtegeError(f"{self.root}: expected an empty or new folder, found an existing dataset "
+                                   f"(pass --overwrite to replace it, or choose another --out)")
+            raise ProtegeError(f"{self.root}: expected an empty or new folder, found other files")
+        if overwrite and self.episodes_dir.exists():
+            for p in self.episodes_dir.glob("*.npz"):
+                p.unlink()
+        self.episodes_dir.mkdir(parents=True, exist_ok=True)
+        self.meta: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "task": task,
+            "fps": spec.fps,
+            "spec": spec.to_dict(),
+            "num_episodes": 0,
+            "num_steps": 0,
+            "num_success": 0,
+            "provenance": {"protege_version": __version__,
+                           "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                           **(provenance or {})},
+        }
+        self._episodes: list[Episode] = []
+        write_json(self.root / "meta.json", self.meta)
+
+    def add(self, ep: Episode) -> Path:
+        for key, arr_spec in self.spec.observation.items():
+            if key not in ep.observations:
+                raise bad_input(self.root, f"observations/{key}", "a key of the dataset spec", "it missing")
+            if ep.observations[key].shape[1:] != arr_spec.shape:
+                raise bad_input(self.root, f"observations/{key}", f"per-step shape {arr_spec.shape}",
+                                f"{ep.observations[key].shape[1:]}")
+        if ep.actions.shape[1:] != self.spec.action.shape:
+            raise bad_input(self.root, "actions", f"per-step shape {self.spec.action.shape}", f"{ep.actions.shape[1:]}")
+        index = self.meta["num_episodes"]
+        path = self.episodes_dir / f"{index:06d}.npz"
+        arrays = _episode_arrays(ep)
+        _atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
+        self._episodes.append(ep)
+        self.meta["num_episodes"] += 1
+        self.meta["num_steps"] += len(ep)
+        self.meta["num_success"] += int(ep.success)
+        write_json(self.root / "meta.json", self.meta)
+        return path
+
+    def close(self) -> None:
+        if self._episodes:
+            write_json(self.root / "stats.json", compute_stats(self._episodes))
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {}
+            for key in z.files:
+                try:
+                    out[key] = z[key]
+                except ValueError as e:
+                    if "allow_pickle" in str(e) or "Object arrays" in str(e):
+                        raise bad_input(path, key, "a numeric array", "an object array (pickled data; refused, not loaded)") from None
+                    raise bad_input(path, key, "a readable array", f"unreadable data ({e})") from None
+                except (zipfile.BadZipFile, EOFError, OSError) as e:
+                    raise bad_input(path, key, "a complete array", f"corrupt or truncated data ({e})") from None
+            return out
+    except ProtegeError:
+        raise
+    except FileNotFoundError:
+        raise bad_input(path, None, "an existing .npz file", "no such file") from None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        raise bad_input(path, None, "a readable .npz archive", f"corrupt or truncated data ({e})") from None
+
+
+def read_episode(path: str | Path) -> Episode:
+    """Read one episode file: native (`obs.<key>`, `actions`, ...) or the primer's (`observations`, `actions`)."""
+    path = Path(path)
+    z = _read_npz(path)
+    if "actions" not in z:
+        raise bad_input(path, "actions", "an 'actions' array", f"keys {sorted(z)}")
+    obs = {k[4:]: v for k, v in z.items() if k.startswith("obs.")}
+    if "observations" in z:
+        o = z["observations"]
+        if o.ndim == 1:
+            o = o[:, None]
+        obs[STATE_KEY] = o
+    if not obs:
+        raise bad_input(path, "observations", "an 'observations' array or 'obs.<key>' arrays", f"keys {sorted(z)}")
+    info = {}
+    if "info" in z:
+        try:
+            info = json.loads(str(z["info"]))
+        except json.JSONDecodeError:
+            raise bad_input(path, "info", "a JSON string", "malformed JSON") from None
+    actions = z["actions"]
+    if actions.ndim == 1:
+        actions = actions[:, None]
+    success = bool(z["success"]) if "success" in z else False
+    return Episode(observations=obs, actions=actions, labels=z.get("labels"), label_mask=z.get("label_mask"),
+                   rewards=z.get("rewards"), success=success, source=z.get("source"),
+                   intervened=z.get("intervened"), info=info, origin=str(path))
+
+
+def _episode_files(root: Path) -> list[Path]:
+    folder = root / "episodes" if (root / "episodes").is_dir() else root
+    return sorted(p for p in folder.glob("*.npz") if not p.name.startswith("."))
+
+
+def _infer_spec(episodes: list[Episode], fps: float) -> Spec:
+    first = episodes[0]
+    obs_spec = {k: ArraySpec(v.shape[1:], "float32" if v.dtype.kind == "f" else str(v.dtype))
+                for k, v in first.observations.items()}
+    return Spec(observation=obs_spec, action=ArraySpec(first.actions.shape[1:]), fps=fps)
+
+
+def _check_consistent(episodes: list[Episode], spec: Spec, root: Path) -> None:
+    for ep in episodes:
+        where = ep.origin or root
+        for key, arr_spec in spec.observation.items():
+            if key not in ep.observations:
+                raise bad_input(where, f"observations/{key}", f"key '{key}' like the rest of the dataset",
+                                f"keys {sorted(ep.observations)}")
+            found = ep.observations[key].shape[1:]
+            if found != arr_spec.shape:
+                raise bad_input(where, f"observations/{key}", f"per-step shape {arr_spec.shape} like the rest of the dataset",
+                                f"{found}")
+        if ep.actions.shape[1:] != spec.action.shape:
+            raise bad_input(where, "actions", f"per-step shape {spec.action.shape} like the rest of the dataset",
+                            f"{ep.actions.shape[1:]}")
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Load a native dataset folder or a folder of primer-format .npz files into memory."""
+    root = Path(path)
+    if not root.exists():
+        raise bad_input(root, None, "a dataset folder", "no such file or folder")
+    if not root.is_dir():
+        raise bad_input(root, None, "a dataset folder", "a file")
+    meta: dict[str, Any] = {}
+    meta_path = root / "meta.json"
+    if meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as e:
+            raise bad_input(meta_path, None, "valid JSON", f"malformed JSON ({e})") from None
+        if meta.get("format") != FORMAT_NAME:
+            raise bad_input(meta_path, "format", f"'{FORMAT_NAME}'", repr(meta.get("format")))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise bad_input(meta_path, "format_version", str(FORMAT_VERSION), repr(meta.get("format_version")))
+    files = _episode_files(root)
+    if not files:
+        raise bad_input(root, None, "episode .npz files", "none")
+    episodes = [read_episode(p) for p in files]
+    spec = Spec.from_dict(meta["spec"]) if "spec" in meta else _infer_spec(episodes, float(meta.get("fps", 0.0)))
+    _check_consistent(episodes, spec, root)
+    return Dataset(episodes=episodes, spec=spec, meta=meta, path=root)
+
+
+def save_dataset(dataset_or_episodes: Dataset | Iterable[Episode], root: str | Path, spec: Spec | None = None,
+                 task: str | None = None, provenance: dict | None = None, overwrite: bool = False) -> Path:
+    """Write episodes (or a whole Dataset) as a native dataset folder."""
+    if isinstance(dataset_or_episodes, Dataset):
+        spec = spec or dataset_or_episodes.spec
+        task = task or dataset_or_episodes.meta.get("task")
+        episodes: Iterable[Episode] = dataset_or_episodes.episodes
+    else:
+        episodes = dataset_or_episodes
+    if spec is None:
+        episodes = list(episodes)
+        spec = _infer_spec(episodes, 0.0)
+    with DatasetWriter(root, spec, task=task, provenance=provenance, overwrite=overwrite) as w:
+        for ep in episodes:
+            w.add(ep)
+    return Path(root)

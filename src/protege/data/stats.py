@@ -1,0 +1,28 @@
+"""Normalisation statistics over a set of episodes (numpy, JSON-able).
+
+Observation statistics are per key; action statistics are over the training targets (expert labels where
+present), since those are what a policy learns to output.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from protege.data.episode import Episode
+
+
+def _summary(x: np.ndarray) -> dict[str, list]:
+    x = x.reshape(x.shape[0], -1).astype(np.float64)
+    return {"mean": x.mean(0).tolist(), "std": x.std(0).tolist(), "min": x.min(0).tolist(), "max": x.max(0).tolist()}
+
+
+def compute_stats(episodes: Iterable[Episode]) -> dict[str, dict[str, list]]:
+    """{"observation.<key>": {mean,std,min,max}, "action": {...}} over every step of every episode."""
+    episodes = list(episodes)
+    out = {}
+    for key in episodes[0].observations:
+        out[f"observation.{key}"] = _summary(np.concatenate([e.step_observations()[key] for e in episodes]))
+    out["action"] = _summary(np.concatenate([e.targets for e in episodes]))
+    return out

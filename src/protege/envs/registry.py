@@ -1,0 +1,52 @@
+"""Task registry: name -> Task. Tasks register lazily so importing protege does not import simulators."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Callable
+
+from protege.envs.task import Task
+from protege.errors import ProtegeError
+
+_FACTORIES: dict[str, Callable[[], Task]] = {}
+_CACHE: dict[str, Task] = {}
+_LOADED = False
+
+
+def register(name: str, factory: Callable[[], Task]) -> None:
+    """Register a task under `name`; `factory` is called once, on first use."""
+    _FACTORIES[name] = factory
+
+
+def _load_builtin() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    from protege.envs import metaworld_tasks, pendulum  # noqa: F401  (they register themselves)
+
+
+def list_tasks() -> list[str]:
+    _load_builtin()
+    return sorted(_FACTORIES)
+
+
+def get_task(name: str) -> Task:
+    _load_builtin()
+    if name not in _FACTORIES:
+        close = difflib.get_close_matches(name, _FACTORIES, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else " (see `protege tasks`)"
+        raise ProtegeError(f"task: expected a registered task name, found '{name}'{hint}")
+    if name not in _CACHE:
+        _CACHE[name] = _FACTORIES[name]()
+    return _CACHE[name]
+
+
+class ExpertFactory:
+    """A picklable factory for a registered task's expert (for worker processes)."""
+
+    def __init__(self, task_name: str):
+        self.task_name = task_name
+
+    def __call__(self):
+        return get_task(self.task_name).make_expert()

@@ -1,0 +1,1 @@
+"""Rollouts, metrics (success rate with Wilson intervals) and videos."""

@@ -1,0 +1,75 @@
+"""Evaluate any Actor on a task: success rate with a 95% Wilson interval, return, length, optional video.
+
+Evaluation episodes use seeds disjoint from recording seeds (see `rollout.eval_seeds`); when the
+checkpoint records the seeds it was trained on, an overlap is refused unless the caller allows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from protege.envs.task import Task
+from protege.errors import ProtegeError
+from protege.evaluation.metrics import EvalSummary, summarize
+from protege.evaluation.rollout import ActorFactory, EpisodeResult, eval_seeds, run_episode, run_episodes
+from protege.progress import Progress
+
+
+@dataclass
+class EvalResult:
+    summary: EvalSummary
+    results: list[EpisodeResult] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    video: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.summary.to_dict(), "seeds": self.seeds, "video": self.video,
+                "per_episode": [{"seed": r.seed, "success": r.success, "return": r.ret, "length": r.length}
+                                for r in self.results]}
+
+
+def evaluate(task: Task, make_actor: ActorFactory, episodes: int = 50, seed: int = 0, workers: int = 1,
+             seeds: list[int] | None = None, training_seeds: list[int] | None = None,
+             allow_seed_overlap: bool = False, video: str | Path | None = None, video_episodes: int = 3,
+             progress: Progress | None = None) -> EvalResult:
+    """Run `episodes` evaluation episodes of the Actor that `make_actor` builds.
+
+    training_seeds: episode seeds of the training data; overlapping evaluation seeds are refused unless
+        `allow_seed_overlap`.
+    video: write an mp4 of the first `video_episodes` episodes (rendered again, in this process).
+    """
+    if episodes < 1:
+        raise ProtegeError(f"--episodes: expected >= 1, found {episodes}")
+    seeds = list(seeds) if seeds is not None else eval_seeds(seed, episodes)
+    if training_seeds and not allow_seed_overlap:
+        overlap = sorted(set(seeds) & set(training_seeds))
+        if overlap:
+            raise ProtegeError(f"evaluation seeds: expected none of the training episodes' seeds, found "
+                               f"{len(overlap)} shared (e.g. {overlap[:3]}); pass --allow-seed-overlap to evaluate "
+                               f"on training initial states")
+    results = run_episodes(task, make_actor, seeds, workers=workers, progress=progress, desc=f"eval {task.name}")
+    summary = summarize([r.success for r in results], [r.ret for r in results], [r.length for r in results])
+    video_path = None
+    if video is not None:
+        video_path = str(render_video(task, make_actor, seeds[:video_episodes], video))
+    return EvalResult(summary=summary, results=results, seeds=seeds, video=video_path)
+
+
+def render_video(task: Task, make_actor: ActorFactory, seeds: list[int], path: str | Path) -> Path:
+    from protege.evaluation.video import choose_gl_backend, write_video
+
+    choose_gl_backend()
+    env = task.make_env(render_mode="rgb_array")
+    actor = make_actor()
+    frames = []
+    try:
+        for s in seeds:
+            frames.extend(run_episode(task, env, actor, s, keep_episode=False, render=True).frames)
+    except Exception as e:  # GL errors surface as many different types
+        raise ProtegeError(f"--video {path}: expected off-screen rendering to work, found {type(e).__name__}: {e} "
+                           f"(install libosmesa6, or set MUJOCO_GL=egl on a machine with a GPU)") from None
+    finally:
+        env.close()
+    return write_video(path, frames, task.fps)

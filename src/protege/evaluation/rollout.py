@@ -1,0 +1,166 @@
+"""Running an Actor in a task: one episode, or many (optionally in parallel worker processes).
+
+The same loop serves recording (the expert acts, optionally with injected noise, and its clean action is
+kept as the label) and evaluation (any Actor acts, nothing is labelled).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from protege.actor import Actor
+from protege.data.episode import SOURCE_EXPERT, SOURCE_POLICY, Episode
+from protege.envs.task import Task
+from protege.progress import Progress, bar
+
+# Seeds for evaluation live far from the seeds recordings use (0 .. 999_999), so a policy is never
+# evaluated on the initial states it was trained on unless the user asks for it.
+EVAL_SEED_OFFSET = 1_000_000
+
+
+def record_seeds(seed: int, n: int) -> list[int]:
+    """Episode seeds for recording N episodes with base seed `seed`."""
+    return [seed * 10_000 + i for i in range(n)]
+
+
+def eval_seeds(seed: int, n: int) -> list[int]:
+    """Episode seeds for evaluating N episodes with base seed `seed` (disjoint from `record_seeds`)."""
+    return [EVAL_SEED_OFFSET + seed * 10_000 + i for i in range(n)]
+
+
+@dataclass
+class EpisodeResult:
+    seed: int
+    success: bool
+    ret: float
+    length: int
+    episode: Episode | None = None
+    frames: list[np.ndarray] = field(default_factory=list)
+
+
+def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float = 0.0,
+                keep_episode: bool = True, render: bool = False, source: int = SOURCE_POLICY) -> EpisodeResult:
+    """Run one episode of `actor` in `env` from `reset(seed=seed)`.
+
+    noise: standard deviation of Gaussian noise added to the executed action, as a fraction of the
+        action range's half-width (0 = none). The actor's own action is stored as the label.
+    """
+    rng = np.random.default_rng(seed)
+    low = np.asarray(task.spec.action.low, np.float32) if task.spec.action.low is not None else None
+    high = np.asarray(task.spec.action.high, np.float32) if task.spec.action.high is not None else None
+    obs, info = env.reset(seed=seed)
+    actor.reset()
+    obs_list: dict[str, list[np.ndarray]] = {k: [] for k in obs}
+    actions, labels, rewards, step_success = [], [], [], []
+    frames = [env.render()] if render else []
+    for _ in range(task.horizon):
+        for k, v in obs.items():
+            obs_list[k].append(v)
+        label = np.asarray(actor.act(obs), np.float32).reshape(task.spec.action.shape)
+        action = label
+        if noise > 0:
+            half = (high - low) / 2 if low is not None else np.ones_like(label)
+            action = label + rng.normal(0.0, noise, size=label.shape).astype(np.float32) * half
+        if low is not None:
+            action = np.clip(action, low, high)
+        obs, reward, terminated, truncated, info = env.step(action)
+        actions.append(action)
+        labels.append(label)
+        rewards.append(reward)
+        step_success.append(task.step_success(info))
+        if render:
+            frames.append(env.render())
+        if terminated or truncated or (task.stop_on_success and step_success[-1]):
+            break
+    success = task.episode_success(step_success)
+    episode = None
+    if keep_episode:
+        for k, v in obs.items():  # keep the final observation: (T+1, ...)
+            obs_list[k].append(v)
+        T = len(actions)
+        episode = Episode(observations={k: np.stack(v) for k, v in obs_list.items()}, actions=np.stack(actions),
+                          labels=np.stack(labels) if noise > 0 else None, rewards=np.asarray(rewards, np.float32),
+                          success=success, source=np.full(T, source, np.uint8),
+                          info={"seed": int(seed), "task": task.name})
+    return EpisodeResult(seed=seed, success=success, ret=float(np.sum(rewards)), length=len(actions),
+                         episode=episode, frames=frames)
+
+
+ActorFactory = Callable[[], Actor]
+
+
+def run_episodes(task: Task, make_actor: ActorFactory, seeds: list[int], *, noise: float = 0.0,
+                 keep_episodes: bool = False, workers: int = 1, progress: Progress | None = None,
+                 desc: str = "episodes", on_result: Callable[[EpisodeResult], None] | None = None,
+                 source: int = SOURCE_POLICY) -> list[EpisodeResult]:
+    """Run one episode per seed; results come back in seed order.
+
+    make_actor: builds the Actor (called once per worker; must be picklable when workers > 1, e.g. a
+        module-level function or `functools.partial`).
+    workers: processes running episodes in parallel (1 = in this process).
+    on_result: called in this process as each episode finishes (in seed order), e.g. to write it to disk.
+    """
+    pbar = bar(progress, desc, len(seeds), unit="ep")
+    results: list[EpisodeResult] = []
+    steps = successes = 0
+    import time
+
+    start = time.perf_counter()
+
+    def _done(r: EpisodeResult) -> None:
+        nonlocal steps, successes
+        results.append(r)
+        steps += r.length
+        successes += int(r.success)
+        if on_result is not None:
+            on_result(r)
+        pbar.update(1, success=f"{successes}/{len(results)}", steps_per_s=steps / max(time.perf_counter() - start, 1e-9))
+
+    try:
+        if workers <= 1 or len(seeds) <= 1:
+            env, actor = task.make_env(), make_actor()
+            try:
+                for s in seeds:
+                    _done(run_episode(task, env, actor, s, noise=noise, keep_episode=keep_episodes, source=source))
+            finally:
+                env.close()
+        else:
+            _run_parallel(task.name, make_actor, seeds, noise, keep_episodes, workers, _done, source)
+    finally:
+        pbar.close()
+    return results
+
+
+def _worker_run(task_name: str, make_actor: ActorFactory, seeds: list[int], noise: float, keep: bool,
+                source: int) -> list[EpisodeResult]:
+    import torch
+
+    torch.set_num_threads(1)
+    from protege.envs.registry import get_task
+
+    task = get_task(task_name)
+    env, actor = task.make_env(), make_actor()
+    try:
+        return [run_episode(task, env, actor, s, noise=noise, keep_episode=keep, source=source) for s in seeds]
+    finally:
+        env.close()
+
+
+def _run_parallel(task_name: str, make_actor: ActorFactory, seeds: list[int], noise: float, keep: bool,
+                  workers: int, done: Callable[[EpisodeResult], None], source: int) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(workers, len(seeds), os.cpu_count() or 1)
+    # Small chunks keep workers busy to the end; results are handed back in seed order.
+    chunk = max(1, len(seeds) // (workers * 4))
+    chunks = [seeds[i:i + chunk] for i in range(0, len(seeds), chunk)]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(_worker_run, task_name, make_actor, c, noise, keep, source) for c in chunks]
+        for f in futures:
+            for r in f.result():
+                done(r)

@@ -1,0 +1,28 @@
+"""Policies: one file per head, each a config dataclass + an nn.Module following the Policy seam."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protege.errors import ProtegeError
+from protege.policies.base import PolicyBase
+from protege.policies.mlp import MLPConfig, MLPPolicy
+
+# name -> (config class, policy class)
+POLICIES: dict[str, tuple[type, type[PolicyBase]]] = {
+    "mlp": (MLPConfig, MLPPolicy),
+}
+
+
+def make_policy(name: str, config: Any, spec: Any, stats: dict | None = None) -> PolicyBase:
+    if name not in POLICIES:
+        raise ProtegeError(f"policy: expected one of {sorted(POLICIES)}, found '{name}'")
+    config_cls, policy_cls = POLICIES[name]
+    if config is None:
+        config = config_cls()
+    elif isinstance(config, dict):
+        config = config_cls(**config)
+    return policy_cls(config, spec, stats)
+
+
+__all__ = ["POLICIES", "PolicyBase", "make_policy", "MLPConfig", "MLPPolicy"]

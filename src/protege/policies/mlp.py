@@ -1,0 +1,57 @@
+"""`mlp`: the primer's reference behavioural-cloning policy.
+
+An MLP with LayerNorm maps the (normalised, optionally stacked) observation history to one action, squashed
+by tanh into the normalised action range [-1, 1] and trained with MSE. The H = 1 case of the Policy seam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from protege.data.windows import Batch
+from protege.policies.base import PolicyBase
+from protege.policies.nets import mlp
+from protege.specs import Spec
+
+
+@dataclass
+class MLPConfig:
+    hidden_dims: tuple[int, ...] = (256, 256, 256)
+    """Width of each hidden layer."""
+    n_obs: int = 1
+    """Observation history length (1 = the current observation only)."""
+    layer_norm: bool = True
+    """LayerNorm after each hidden linear layer."""
+    dropout: float = 0.0
+    """Dropout after each hidden activation."""
+
+    def __post_init__(self) -> None:
+        self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
+        if self.n_obs < 1:
+            raise ValueError(f"n_obs must be >= 1, got {self.n_obs}")
+        if not self.hidden_dims or min(self.hidden_dims) < 1:
+            raise ValueError(f"hidden_dims must be positive, got {self.hidden_dims}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class MLPPolicy(PolicyBase):
+    name = "mlp"
+
+    def __init__(self, config: MLPConfig, spec: Spec, stats: dict | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=1)
+        self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, self.action_dim,
+                       layer_norm=config.layer_norm, dropout=config.dropout)
+
+    def _predict_normalized(self, feats: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(feats.flatten(1)))[:, None]
+
+    def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """MSE in normalised action space between the prediction and the first target action."""
+        pred = self._predict_normalized(self.obs_features(batch.obs))[:, 0]
+        target = self.action_normalizer(batch.action[:, 0])
+        per_sample = ((pred - target) ** 2).mean(-1)
+        loss = (per_sample * batch.weight).sum() / batch.weight.sum()
+        return loss, {"mse": float(loss.detach())}

@@ -1,0 +1,65 @@
+"""The command line end to end, and its one-line errors."""
+
+import json
+import subprocess
+
+import numpy as np
+
+
+def _run(cmd, *args):
+    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+def test_record_train_eval(tmp_path, protege_cmd):
+    r = _run(protege_cmd, "record", "--task", "pendulum", "--episodes", 4, "--out", tmp_path / "ds", "--noise", 0.1)
+    assert r.returncode == 0, r.stderr
+    assert "wrote 4 episodes" in r.stdout
+    r = _run(protege_cmd, "train", "--data", tmp_path / "ds", "--out", tmp_path / "ck", "--steps", 200,
+             "--mlp.hidden-dims", 64, 64)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ck" / "model.safetensors").exists()
+    r = _run(protege_cmd, "eval", "--checkpoint", tmp_path / "ck", "--episodes", 3, "--json", tmp_path / "e.json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads((tmp_path / "e.json").read_text())
+    assert out["episodes"] == 3 and out["task"] == "pendulum" and min(out["seeds"]) >= 1_000_000
+
+
+def _assert_one_line_error(r, *fragments):
+    assert r.returncode == 2
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "Traceback" not in r.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def test_missing_data_path(tmp_path, protege_cmd):
+    r = _run(protege_cmd, "train", "--data", tmp_path / "nope", "--out", tmp_path / "ck")
+    _assert_one_line_error(r, "nope", "expected a dataset folder", "found no such file")
+
+
+def test_nan_in_dataset(tmp_path, protege_cmd):
+    acts = np.zeros((5, 1))
+    acts[2, 0] = np.inf
+    np.savez(tmp_path / "ep.npz", observations=np.zeros((5, 3)), actions=acts)
+    r = _run(protege_cmd, "train", "--data", tmp_path, "--out", tmp_path / "ck")
+    _assert_one_line_error(r, "ep.npz", "'actions'", "expected finite values", "found inf")
+
+
+def test_debug_shows_traceback(tmp_path, protege_cmd):
+    r = _run(protege_cmd, "train", "--data", tmp_path / "nope", "--out", tmp_path / "ck", "--debug")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_checkpoint_that_does_not_fit_the_task(tmp_path, protege_cmd):
+    np.savez(tmp_path / "ep.npz", observations=np.random.rand(20, 3), actions=np.random.rand(20, 1))
+    assert _run(protege_cmd, "train", "--data", tmp_path, "--out", tmp_path / "ck", "--steps", 20).returncode == 0
+    r = _run(protege_cmd, "eval", "--checkpoint", tmp_path / "ck", "--task", "metaworld/reach", "--episodes", 1)
+    _assert_one_line_error(r, "does not fit task metaworld/reach", "float32[3]", "float32[39]")
+
+
+def test_record_refuses_to_overwrite(tmp_path, protege_cmd):
+    assert _run(protege_cmd, "record", "--task", "pendulum", "--episodes", 1, "--out", tmp_path / "ds").returncode == 0
+    r = _run(protege_cmd, "record", "--task", "pendulum", "--episodes", 1, "--out", tmp_path / "ds")
+    _assert_one_line_error(r, "existing dataset")
+    assert len(list((tmp_path / "ds" / "episodes").glob("*.npz"))) == 1
