@@ -19,11 +19,19 @@ def register(name: str, factory: Callable[[], Task]) -> None:
 
 
 def _load_builtin() -> None:
+    """Import every module of `protege.envs`: task modules register themselves at import."""
     global _LOADED
     if _LOADED:
         return
     _LOADED = True
-    from protege.envs import metaworld_tasks, pendulum  # noqa: F401  (they register themselves)
+    import importlib
+    import pkgutil
+
+    import protege.envs as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name not in ("registry", "task") and not info.name.startswith("_"):
+            importlib.import_module(f"protege.envs.{info.name}")
 
 
 def list_tasks() -> list[str]:
