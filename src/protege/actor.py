@@ -22,3 +22,20 @@ class Actor(Protocol):
 
     def act(self, obs: Observation) -> np.ndarray:
         """Return the action (A,) to execute for one observation, in env units."""
+
+
+@runtime_checkable
+class Supervisor(Protocol):
+    """An Actor that can also take control: HG-DAgger's expert.
+
+    A simulated supervisor (a scripted expert with a threshold) and a person at a teleop device both
+    satisfy it. The loop asks `wants_control` every step while the learner drives and while the
+    supervisor drives; True means the supervisor's `act(obs)` is executed (and labelled) on this step,
+    False hands control (back) to the learner.
+    """
+
+    def reset(self) -> None: ...
+
+    def act(self, obs: Observation) -> np.ndarray: ...
+
+    def wants_control(self, obs: Observation, policy_action: np.ndarray) -> bool: ...
