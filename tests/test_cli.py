@@ -63,3 +63,22 @@ def test_record_refuses_to_overwrite(tmp_path, protege_cmd):
     r = _run(protege_cmd, "record", "--task", "pendulum", "--episodes", 1, "--out", tmp_path / "ds")
     _assert_one_line_error(r, "existing dataset")
     assert len(list((tmp_path / "ds" / "episodes").glob("*.npz"))) == 1
+
+
+def test_killing_record_keeps_finished_episodes(tmp_path, protege_cmd):
+    import signal
+    import time
+
+    from protege.data import load_dataset
+
+    proc = subprocess.Popen([*protege_cmd, "record", "--task", "pendulum", "--episodes", "500", "--out",
+                             str(tmp_path / "ds")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    episodes = tmp_path / "ds" / "episodes"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(episodes.glob("*.npz"))) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ds = load_dataset(tmp_path / "ds")
+    assert 3 <= len(ds) < 500
+    assert all(len(e) == 200 for e in ds.episodes)

@@ -159,7 +159,12 @@ def _run_parallel(task_name: str, make_actor: ActorFactory, seeds: list[int], no
     # Small chunks keep workers busy to the end; results are handed back in seed order.
     chunk = max(1, len(seeds) // (workers * 4))
     chunks = [seeds[i:i + chunk] for i in range(0, len(seeds), chunk)]
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+    # forkserver: workers fork from a server that has imported torch and the simulators once, so a pool
+    # starts in well under a second after the first; plain fork is unsafe after torch started threads.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "protege.evaluation.rollout", "protege.envs.metaworld_tasks",
+                                "metaworld.env_dict", "metaworld.policies"])
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         futures = [pool.submit(_worker_run, task_name, make_actor, c, noise, keep, source) for c in chunks]
         for f in futures:
             for r in f.result():

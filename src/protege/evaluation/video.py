@@ -26,16 +26,29 @@ def choose_gl_backend() -> str:
 
 def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: float) -> Path:
     """Write RGB frames (H, W, 3) uint8 to an mp4 (H.264, via imageio-ffmpeg)."""
-    import imageio.v2 as iio
+    import imageio_ffmpeg
 
     path = Path(path)
     if not frames:
         raise ProtegeError(f"{path}: expected frames to write, found none (did the env render?)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    with iio.get_writer(tmp, fps=max(1.0, fps), codec="libx264", quality=7, macro_block_size=1,
-                        ffmpeg_log_level="error") as writer:
-        for f in frames:
-            writer.append_data(np.asarray(f, dtype=np.uint8))
+    h, w = np.asarray(frames[0]).shape[:2]
+    writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=max(1.0, fps), codec="libx264", quality=7,
+                                         macro_block_size=1, ffmpeg_log_level="error")
+    writer.send(None)  # start the encoder
+    for f in frames:
+        writer.send(np.ascontiguousarray(np.asarray(f, dtype=np.uint8)))
+    writer.close()
     tmp.replace(path)
     return path
+
+
+def read_video(path: str | Path) -> list[np.ndarray]:
+    """Decode an mp4 into RGB frames (H, W, 3) uint8."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    w, h = meta["size"]
+    return [np.frombuffer(b, np.uint8).reshape(h, w, 3) for b in reader]
