@@ -11,7 +11,7 @@ import tyro
 
 from protege.algos.bc import TrainConfig, train_bc
 from protege.commands._common import say
-from protege.data.native import load_dataset
+from protege.data.formats import load_any
 from protege.policies import POLICIES
 from protege.progress import TqdmProgress
 
@@ -19,7 +19,7 @@ from protege.progress import TqdmProgress
 @dataclass
 class Args:
     data: Path
-    """Dataset folder (native, or the primer's folder of .npz files)."""
+    """Dataset: native folder (or the primer's .npz files), LeRobot or Minari folder, robomimic .hdf5 file."""
     out: Path
     """Checkpoint folder to write (config.json + model.safetensors)."""
     policy: str = "mlp"
@@ -47,7 +47,7 @@ def _policy_from_argv(argv: list[str]) -> str:
 
 
 def run(args: Any) -> int:
-    dataset = load_dataset(args.data)
+    dataset = load_any(args.data)  # native, LeRobot, robomimic or Minari, read in place
     policy_config = getattr(args, args.policy, None)
     say(f"training {args.policy} on {len(dataset)} episodes ({dataset.num_steps} steps) from {args.data}")
     result = train_bc(dataset, args.policy, policy_config, args.train, out=args.out, progress=TqdmProgress())
