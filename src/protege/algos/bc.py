@@ -12,11 +12,13 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from protege.checkpoint import save_checkpoint
+from protege.data.episode import Episode
 from protege.data.native import Dataset
 from protege.data.stats import compute_stats
 from protege.data.windows import EpisodeDataset, split_by_episode
@@ -100,10 +102,16 @@ def _validate(policy: PolicyBase, data: EpisodeDataset, batch_size: int, device:
 
 def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = None,
              config: TrainConfig | None = None, out: str | Path | None = None,
-             progress: Progress | None = None, extra: dict[str, Any] | None = None) -> TrainResult:
+             progress: Progress | None = None, extra: dict[str, Any] | None = None,
+             init_policy: PolicyBase | None = None,
+             sample_weights: Callable[[Episode], np.ndarray] | None = None) -> TrainResult:
     """Train a policy by behavioural cloning on `dataset`; write the best-validation checkpoint to `out`.
 
     The checkpoint is rewritten each time validation improves, so an interrupted run keeps its best so far.
+    init_policy: warm start from this policy's weights (same head and config); the normalisation
+        statistics are still computed from `dataset`'s training episodes.
+    sample_weights: episode -> (T,) per-step loss weights (e.g. intervention-weighted regression);
+        all ones when unset.
     """
     config = config or TrainConfig()
     torch.manual_seed(config.seed)
@@ -113,8 +121,16 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     train_eps, val_eps = split_by_episode(dataset, config.val_fraction, config.seed)
     stats = compute_stats(train_eps)
     policy = make_policy(policy_name, policy_config, dataset.spec, stats).to(device)
-    train_data = EpisodeDataset(train_eps, n_obs=policy.n_obs, horizon=policy.horizon)
-    val_data = EpisodeDataset(val_eps, n_obs=policy.n_obs, horizon=policy.horizon) if val_eps else None
+    if init_policy is not None:  # weights only: the statistics buffers stay those of this dataset
+        keep = {k: v for k, v in init_policy.state_dict().items() if "normalizer" not in k}
+        policy.load_state_dict(keep, strict=False)
+
+    def windows(eps: list[Episode]) -> EpisodeDataset:
+        weights = [np.asarray(sample_weights(e), np.float32) for e in eps] if sample_weights else None
+        return EpisodeDataset(eps, n_obs=policy.n_obs, horizon=policy.horizon, weights=weights)
+
+    train_data = windows(train_eps)
+    val_data = windows(val_eps) if val_eps else None
     if device.type != "cpu":  # whole dataset on the accelerator: batches are gathered there
         for d in (train_data, val_data):
             if d is not None:

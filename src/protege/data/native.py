@@ -97,10 +97,16 @@ class DatasetWriter:
     """
 
     def __init__(self, root: str | Path, spec: Spec, task: str | None = None, provenance: dict | None = None,
-                 overwrite: bool = False):
+                 overwrite: bool = False, append: bool = False):
+        """append: continue an existing dataset at `root` (same spec) instead of refusing it."""
         self.root = Path(root)
         self.spec = spec
         self.episodes_dir = self.root / "episodes"
+        if append and (self.root / "meta.json").exists():
+            if _episode_files(self.root):
+                self._open_existing()
+                return
+            overwrite = True  # a dataset folder with no episode yet: start it afresh
         if self.root.exists() and any(self.root.iterdir()) and not overwrite:
             if (self.root / "meta.json").exists():
                 raise ProtegeError(f"{self.root}: expected an empty or new folder, found an existing dataset "
@@ -124,6 +130,17 @@ class DatasetWriter:
                            **(provenance or {})},
         }
         self._episodes: list[Episode] = []
+        write_json(self.root / "meta.json", self.meta)
+
+    def _open_existing(self) -> None:
+        existing = load_dataset(self.root)
+        shapes = lambda sp: ({k: v.shape for k, v in sp.observation.items()}, sp.action.shape)  # noqa: E731
+        if shapes(existing.spec) != shapes(self.spec):
+            raise bad_input(self.root / "meta.json", "spec", self.spec.describe(), existing.spec.describe())
+        self.meta = dict(existing.meta)
+        # The episode files are the truth (meta.json may lag one episode behind after a crash).
+        self.meta.update(num_episodes=len(existing), num_steps=existing.num_steps, num_success=existing.num_success)
+        self._episodes = list(existing.episodes)
         write_json(self.root / "meta.json", self.meta)
 
     def add(self, ep: Episode) -> Path:

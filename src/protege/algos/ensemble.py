@@ -1,0 +1,104 @@
+"""The learner of the DAgger loop: one policy or an ensemble of K, trained with `train_bc`.
+
+An ensemble acts with the mean of its members' actions and exposes every member's action, whose spread is
+the novelty signal of the EnsembleDAgger and ThriftyDAgger gates. Members differ by seed (initialisation,
+validation split and batch order). K = 1 is a plain policy: its checkpoint folder is the round folder
+itself, so `protege eval --checkpoint RUN/rounds/round_003` works on it directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from protege.algos.bc import TrainConfig, TrainResult, train_bc
+from protege.actor import Observation
+from protege.checkpoint import load_checkpoint
+from protege.data.episode import Episode
+from protege.data.native import Dataset
+from protege.policies import PolicyBase
+from protege.progress import Progress
+
+
+class Learner:
+    """K policies acting as one Actor (mean action); `act_all` gives every member's action."""
+
+    def __init__(self, policies: list[PolicyBase], paths: list[str] | None = None):
+        self.policies = [p.eval() for p in policies]
+        self.paths = paths or []
+        self.name = f"learner:{policies[0].name}x{len(policies)}"
+
+    @classmethod
+    def load(cls, paths: list[str | Path]) -> "Learner":
+        return cls([load_checkpoint(p) for p in paths], [str(p) for p in paths])
+
+    @property
+    def size(self) -> int:
+        return len(self.policies)
+
+    def reset(self) -> None:
+        for p in self.policies:
+            p.reset()
+
+    @torch.inference_mode()
+    def act_all(self, obs: Observation) -> np.ndarray:
+        """obs key -> (...) raw  ->  (K, A) env units, one action per member (each keeps its own history)."""
+        out = []
+        for p in self.policies:
+            batch = {k: torch.as_tensor(np.asarray(obs[k]), dtype=torch.float32)[None] for k in p.obs_keys}
+            out.append(p.select_action(batch)[0].numpy())
+        return np.stack(out)
+
+    def act(self, obs: Observation) -> np.ndarray:
+        return self.act_all(obs).mean(0)
+
+    @torch.inference_mode()
+    def predict_batch(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """key -> (N, ...) raw, without history  ->  (K, N, A): each member's first action for each state.
+
+        Policies with an observation history see the current observation repeated, as at an episode start.
+        """
+        out = []
+        for p in self.policies:
+            batch = {k: torch.as_tensor(np.asarray(obs[k]), dtype=torch.float32)[:, None].expand(
+                -1, p.n_obs, *np.asarray(obs[k]).shape[1:]) for k in p.obs_keys}
+            out.append(p.predict_chunk(batch)[:, 0].numpy())
+        return np.stack(out)
+
+
+class LearnerFactory:
+    """A picklable factory (for evaluation worker processes) that loads a Learner from checkpoint folders."""
+
+    def __init__(self, paths: list[str | Path]):
+        self.paths = [str(p) for p in paths]
+
+    def __call__(self) -> Learner:
+        return Learner.load(self.paths)
+
+
+def member_paths(out: str | Path, size: int) -> list[Path]:
+    out = Path(out)
+    return [out] if size == 1 else [out / f"member_{i}" for i in range(size)]
+
+
+def train_learner(dataset: Dataset, policy_name: str, policy_config: Any, config: TrainConfig, size: int,
+                  out: str | Path, init: Learner | None = None,
+                  sample_weights: Callable[[Episode], np.ndarray] | None = None,
+                  progress: Progress | None = None, extra: dict[str, Any] | None = None) -> tuple[Learner, list[TrainResult]]:
+    """Train `size` members with `train_bc` (member i uses seed config.seed + 1000 i), one checkpoint each.
+
+    init: warm start member i from `init`'s member i (same head and size), else from scratch.
+    """
+    import dataclasses
+
+    results, paths = [], member_paths(out, size)
+    for i, path in enumerate(paths):
+        cfg = dataclasses.replace(config, seed=config.seed + 1000 * i)
+        start = init.policies[i] if init is not None and i < init.size else None
+        results.append(train_bc(dataset, policy_name, policy_config, cfg, out=path, progress=progress,
+                                extra={**(extra or {}), "member": i, "ensemble_size": size},
+                                init_policy=start, sample_weights=sample_weights))
+    return Learner([r.policy for r in results], [str(p) for p in paths]), results

@@ -1,0 +1,52 @@
+"""Interactive correction (DAgger family): run a gate for some rounds, counting every expert label."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import tyro
+
+from protege.algos.bc import TrainConfig
+from protege.algos.dagger import DaggerConfig, run_dagger
+from protege.algos.dagger_run import records_table
+from protege.commands._common import say
+from protege.policies import POLICIES
+from protege.progress import TqdmProgress
+
+
+@dataclass
+class Args:
+    out: Path
+    """Run folder: aggregated dataset, a checkpoint per round, rounds.json (an existing run resumes)."""
+    data: Path | None = None
+    """Initial demonstrations (a dataset folder); by default --demos are recorded from the expert."""
+    no_resume: bool = False
+    """Refuse to continue an existing run at --out instead of resuming it."""
+    dagger: Annotated[DaggerConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=DaggerConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000))
+    """BC training each round (--train.steps, --train.lr ...); its seed is offset by --seed and the round."""
+
+
+def make_args(argv: list[str]) -> type:
+    """`Args` plus a field named after the chosen policy holding that policy's config (as `train` does)."""
+    name = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--policy"),
+                next((a.split("=", 1)[1] for a in argv if a.startswith("--policy=")), "mlp"))
+    if name not in POLICIES:
+        return Args
+    config_cls = POLICIES[name][0]
+    return dataclasses.make_dataclass("Args", [(name, config_cls, field(default_factory=config_cls))], bases=(Args,))
+
+
+def run(args: Any) -> int:
+    cfg: DaggerConfig = args.dagger
+    policy_config = getattr(args, cfg.policy, None)
+    say(f"{cfg.gate} on {cfg.task}: {cfg.rounds} rounds x {cfg.episodes_per_round} episodes -> {args.out}")
+    result = run_dagger(cfg, args.out, data=args.data, train=args.train, policy_config=policy_config,
+                        resume=not args.no_resume, progress=TqdmProgress())
+    say(records_table(result.records))
+    say(f"\nrecords in {result.path / 'rounds.json'}; last learner in {result.learner.paths[0]}"
+        + (f" (+{len(result.learner.paths) - 1} ensemble members)" if len(result.learner.paths) > 1 else ""))
+    return 0
