@@ -267,6 +267,8 @@ def load_lerobot(root: str | Path, obs_keys: Sequence[str] | None = None, progre
     act = nm.get("spec", {}).get("action", {})
     spec = Spec(obs_spec, ArraySpec(episodes[0].actions.shape[1:], low=act.get("low"), high=act.get("high")), reader.fps)
     extra = {k: v for k, v in nm.items() if k == "splits"}
+    if len(tasks) > 1:
+        extra["tasks"] = sorted(tasks)
     return make_dataset(episodes, reader.root, "lerobot", reader.version, reader.fps, task,
                         {native_key(k): k for k in keys}, spec=spec, extra_meta=extra,
                         provenance=nm.get("provenance"))

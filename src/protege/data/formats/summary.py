@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from protege.data.formats.common import is_image_spec
 from protege.data.formats.detect import detect_format
 from protege.progress import Progress
 
@@ -24,7 +25,7 @@ def dataset_info(path: str | Path, obs_keys: Sequence[str] | None = None, fmt: s
     conv = (ds.meta.get("provenance") or {}).get("converted_from") or {}
     out: dict[str, Any] = {
         "path": str(path), "format": fmt, "version": conv.get("version") if fmt != "protege" else ds.meta.get("format_version"),
-        "task": ds.meta.get("task"), "episodes": len(ds), "steps": ds.num_steps, "fps": ds.spec.fps,
+        "task": ds.meta.get("task") or ds.meta.get("tasks"), "episodes": len(ds), "steps": ds.num_steps, "fps": ds.spec.fps,
         "successes": ds.num_success, "episode_length": _lengths([len(e) for e in ds.episodes]),
         "observation": {k: s.describe() for k, s in ds.spec.observation.items()},
         "action": ds.spec.action.describe(),
@@ -32,8 +33,11 @@ def dataset_info(path: str | Path, obs_keys: Sequence[str] | None = None, fmt: s
         "labels": sum(e.num_labels for e in ds.episodes),
         "stats": {}, "source_keys": conv.get("obs_keys"),
     }
-    for key in ds.spec.observation:
-        out["stats"][f"observation.{key}"] = _stats(np.concatenate([e.step_observations()[key] for e in ds.episodes]))
+    for key, spec in ds.spec.observation.items():
+        x = np.concatenate([e.step_observations()[key] for e in ds.episodes])
+        # Cameras: per-channel statistics (per-pixel ones would be thousands of numbers).
+        out["stats"][f"observation.{key}" + (" (per channel)" if is_image_spec(spec) else "")] = \
+            _stats(x.reshape(-1, 3) if is_image_spec(spec) else x)
     out["stats"]["action"] = _stats(np.concatenate([e.actions for e in ds.episodes]))
     if all(e.rewards is not None for e in ds.episodes):
         out["stats"]["reward"] = _stats(np.concatenate([e.rewards for e in ds.episodes])[:, None])
