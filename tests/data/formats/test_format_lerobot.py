@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from protege.data.formats import convert, load_any, save_as
-from protege.data.formats.lerobot import LeRobotReader
+from protege.data.formats.lerobot import LazyFrames, LeRobotReader
 from protege.errors import ProtegeError
 
 
@@ -40,6 +40,18 @@ def test_camera_frames_decode_lazily_and_on_request(tmp_path, layouts):
     ds = load_any(tmp_path / "lr", obs_keys=["top", "observation.state"])
     assert list(ds.spec.observation) == ["top", "state"] and ds.spec.observation["top"].dtype == "uint8"
     assert np.abs(ds.episodes[1].observations["top"].astype(int) - eps[1]["frames"]).mean() < 4
+
+
+def test_lazy_frames_decode_only_what_a_batch_asks_for(tmp_path, layouts):
+    eps, _, _ = layouts.lerobot_v3(tmp_path / "lr")
+    frames = LazyFrames(LeRobotReader(tmp_path / "lr"), "observation.images.top")
+    assert frames.shape == (18, 16, 24, 3) and frames.decoded_frames == 0
+    batch = frames[np.array([13, 1, 15])]  # episode 2 (starts at 11): frames 2 and 4; episode 0: frame 1
+    want = np.stack([eps[2]["frames"][2], eps[0]["frames"][1], eps[2]["frames"][4]])
+    assert batch.shape == (3, 16, 24, 3) and np.abs(batch.astype(int) - want).mean() < 4
+    assert frames.decoded_frames == 3 + 1  # frames 2..4 of episode 2 and frame 1 of episode 0, nothing else
+    frames[14]  # inside the cached span: no decoding
+    assert frames.decoded_frames == 4
 
 
 def test_reads_v21(tmp_path, layouts):

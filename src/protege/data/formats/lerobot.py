@@ -14,9 +14,10 @@ v3.0 layout (what `LeRobotDataset` writes, from lerobot's `datasets/utils.py`):
 v2.1: `meta/episodes.jsonl`, `meta/tasks.jsonl`, one parquet (and one mp4 per camera) per episode.
 
 Observation features (`observation.*`) become native keys without the `observation.` prefix (and without
-`images.` for cameras): `observation.state` -> `state`. Camera frames are decoded only when asked for
-(`LeRobotReader.frames`), one seek per episode; `load_lerobot` decodes them only for the camera keys
-selected with `obs_keys` (by default it loads the vector features only). It never imports lerobot.
+`images.` for cameras): `observation.state` -> `state`. Camera frames are decoded only when asked for:
+`LeRobotReader.frames` decodes one span of one episode (one seek), `LazyFrames` serves a camera as an
+array indexed by global step that decodes per batch; `load_lerobot` loads the vector features into
+memory and decodes a camera only when `obs_keys` names it. It never imports lerobot.
 """
 
 from __future__ import annotations
@@ -227,6 +228,53 @@ class LeRobotReader:
                 info["task"] = ref.tasks[0] if len(ref.tasks) == 1 else ref.tasks
         return Episode(observations=obs, actions=actions, success=success, info=info,
                        origin=f"{ref.data_file} (episode {ref.index})", **opt)
+
+
+class LazyFrames:
+    """One camera of a LeRobot dataset as an (N, H, W, 3) uint8 array indexed by global step, decoded on
+    access: `frames[idx]` decodes, per episode touched, only the span between the lowest and highest
+    requested frame, and keeps the last `cache_episodes` decoded spans. For training loops whose batches
+    need pixels: the vector data lives in memory, the pixels stay in the mp4s until a batch asks."""
+
+    def __init__(self, reader: LeRobotReader, key: str, cache_episodes: int = 8):
+        if key not in reader.camera_keys:
+            raise bad_input(reader.info_path, f"features/{key}", f"a camera feature among {reader.camera_keys}", "none")
+        self.reader, self.key, self.cache_episodes = reader, key, cache_episodes
+        lengths = np.array([e.length for e in reader.episodes])
+        self.starts = np.concatenate([[0], np.cumsum(lengths)])
+        self.shape = (int(lengths.sum()), *reader.features[key]["shape"])
+        self.decoded_frames = 0  # how many frames were decoded so far (the cost of laziness, observable)
+        self._cache: dict[int, tuple[int, np.ndarray]] = {}  # position -> (first frame, frames)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, idx) -> np.ndarray:
+        scalar = isinstance(idx, (int, np.integer))
+        flat = np.arange(len(self))[idx] if isinstance(idx, slice) else np.atleast_1d(np.asarray(idx, np.int64))
+        if flat.size and (flat.min() < 0 or flat.max() >= len(self)):
+            raise IndexError(f"frame index out of range [0, {len(self)})")
+        pos = np.searchsorted(self.starts, flat, side="right") - 1
+        out = np.empty((len(flat), *self.shape[1:]), np.uint8)
+        for p in np.unique(pos):
+            sel = pos == p
+            local = flat[sel] - self.starts[p]
+            first, frames = self._span(int(p), int(local.min()), int(local.max()))
+            out[sel] = frames[local - first]
+        return out[0] if scalar else out
+
+    def _span(self, p: int, lo: int, hi: int) -> tuple[int, np.ndarray]:
+        hit = self._cache.get(p)
+        if hit is not None and hit[0] <= lo and hi < hit[0] + len(hit[1]):
+            return hit
+        ref = self.reader.episodes[p]
+        frames = self.reader.frames(self.key, ref.index, np.arange(lo, hi + 1))
+        self.decoded_frames += len(frames)
+        self._cache.pop(p, None)
+        self._cache[p] = (lo, frames)
+        while len(self._cache) > self.cache_episodes:
+            self._cache.pop(next(iter(self._cache)))
+        return lo, frames
 
 
 def _read_parquet(path: Path):
