@@ -1,0 +1,100 @@
+"""Run a policy on a robot at a fixed rate behind safety limits; report jitter, latency, deadline misses."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from protege.commands._common import say, write_json_file
+from protege.errors import ProtegeError
+from protege.progress import TqdmProgress
+
+
+@dataclass
+class Args:
+    robot: str
+    """Robot to drive: sim:TASK (the simulated robot wrapping a task, e.g. sim:metaworld/pick-place)."""
+    checkpoint: Path | None = None
+    """Checkpoint folder (PyTorch inference)."""
+    model: Path | None = None
+    """Exported model file from `protege export` (.onnx runs on onnxruntime, .pt on TorchScript)."""
+    hz: float = 50.0
+    """Control rate, Hz."""
+    steps: int = 0
+    """Steps to run (0 = until Ctrl-C or the emergency stop)."""
+    max_delta: float = 0.0
+    """Largest change of an action dimension per step, env units (0 = unlimited)."""
+    max_obs_age: float = 0.25
+    """Watchdog: stop when the robot's observation is older than this, seconds (0 = off)."""
+    asynchronous: bool | None = None
+    """Infer the next chunk on a background thread while the current one executes (default: for chunking heads)."""
+    threads: int = 1
+    """CPU threads for inference."""
+    seed: int = 0
+    """Seed of the simulated robot's first episode and of sampling noise for exported models."""
+    json: Path | None = None
+    """Write the run report here as JSON."""
+
+
+def _estop_keys(event: threading.Event):
+    """Space or Esc in the terminal sets the emergency stop (when stdin is a terminal)."""
+    if not sys.stdin.isatty():
+        return None
+    from protege.teleop.keyboard import TerminalKeys
+
+    keys = TerminalKeys()
+
+    def watch() -> None:
+        while not event.is_set():
+            if any(k in ("space", "escape") for k in keys.pressed()):
+                event.set()
+            event.wait(0.02)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return keys
+
+
+def run(args: Args) -> int:
+    from protege.deploy import ChunkExecutor, DeployConfig, ExportedPredictor, TorchPredictor, run_deployment
+    from protege.envs.sim_robot import make_robot
+    from protege.specs import Spec, check_compatible
+
+    if (args.checkpoint is None) == (args.model is None):
+        raise ProtegeError("deploy: expected exactly one of --checkpoint CKPT or --model FILE, found "
+                           + ("both" if args.checkpoint else "neither"))
+    if args.hz <= 0:
+        raise ProtegeError(f"--hz: expected > 0, found {args.hz}")
+    robot = make_robot(args.robot, seed=args.seed)
+    if args.checkpoint is not None:
+        from protege.checkpoint import load_checkpoint
+
+        policy = load_checkpoint(args.checkpoint)
+        check_compatible(policy.spec, robot.spec, f"checkpoint {args.checkpoint}", f"robot {args.robot}")
+        predictor = TorchPredictor(policy, threads=args.threads)
+    else:
+        from protege.deploy.exported import load_exported
+
+        model = load_exported(args.model, threads=args.threads)
+        check_compatible(Spec.from_dict(model.meta["spec"]), robot.spec, f"model {args.model}", f"robot {args.robot}")
+        predictor = ExportedPredictor(model, seed=args.seed)
+    executor = ChunkExecutor(predictor, asynchronous=args.asynchronous, period_s=1.0 / args.hz)
+    config = DeployConfig(hz=args.hz, steps=args.steps, max_delta=args.max_delta, max_obs_age_s=args.max_obs_age)
+    estop = threading.Event()
+    keys = _estop_keys(estop)
+    say(f"deploying {predictor.name} on {args.robot} at {args.hz:g} Hz "
+        f"({'async' if executor.asynchronous else 'sync'} inference, chunk {predictor.horizon}, executing "
+        f"{executor.execute}); {'space/Esc = emergency stop, ' if keys else ''}Ctrl-C stops safely")
+    try:
+        report = run_deployment(robot, executor, config, estop=estop, progress=TqdmProgress())
+    finally:
+        estop.set()
+        if keys is not None:
+            keys.close()
+    say(report.format())
+    say(f"simulated robot: {robot.episodes} episodes finished, {robot.successes} successful")
+    if args.json is not None:
+        write_json_file(args.json, {"robot": args.robot, "predictor": predictor.name, **report.to_dict(),
+                                    "episodes": robot.episodes, "successes": robot.successes})
+    return 0 if report.stop_reason in ("completed", "interrupted (Ctrl-C)") else 1

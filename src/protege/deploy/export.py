@@ -1,0 +1,155 @@
+"""Export a policy to ONNX or TorchScript with normalisation inside the graph, and check parity.
+
+The exported graph takes raw observations, one input per observation key shaped (1, n_obs, *shape)
+(the history, oldest first), plus `noise.normal` / `noise.uniform` flat inputs when the head samples
+(see `noise.py`), and returns the action chunk (1, H, A) in env units. A robot computer then needs only
+onnxruntime (or libtorch) and the file: the spec, history length, chunk size and noise sizes travel in
+the file's metadata (`protege.json`).
+
+Parity: the same observations and the same noise go through PyTorch and the exported model; the report
+gives the largest absolute difference over all action values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from protege import __version__
+from protege.deploy.exported import META_KEY, NOISE_NORMAL, NOISE_UNIFORM, load_exported
+from protege.deploy.noise import NoiseFeed
+from protege.errors import bad_input
+
+FORMATS = ("onnx", "torchscript")
+
+
+class ExportGraph(nn.Module):
+    """Raw observations (+ noise) -> (1, H, A) env-unit chunk, via the policy's own `predict_chunk`."""
+
+    def __init__(self, policy: nn.Module, keys: list[str], n_normal: int, n_uniform: int):
+        super().__init__()
+        self.policy, self.keys = policy, keys
+        self.n_normal, self.n_uniform = n_normal, n_uniform
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        obs = dict(zip(self.keys, inputs[:len(self.keys)]))
+        rest = list(inputs[len(self.keys):])
+        normal = rest.pop(0) if self.n_normal else None
+        uniform = rest.pop(0) if self.n_uniform else None
+        with NoiseFeed(normal, uniform):
+            return self.policy.predict_chunk(obs)
+
+
+@dataclass
+class ExportReport:
+    path: str
+    format: str
+    policy: str
+    horizon: int
+    n_obs: int
+    noise_normal: int
+    noise_uniform: int
+    parity_samples: int
+    max_abs_diff: float
+    """Largest |PyTorch - export| over all action values of all parity samples, env units."""
+    ulp_sensitivity: float
+    """Largest change of PyTorch's own output when every input moves by one float32 ulp: how strongly the
+    head amplifies rounding. An export difference of this order is rounding, not a wrong graph."""
+    size_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _sample_obs(policy: nn.Module, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Plausible raw observations (1, n_obs, *shape): the training statistics' mean +- 1 std."""
+    out = {}
+    offset = 0
+    shift = policy.obs_normalizer.shift.numpy()
+    scale = policy.obs_normalizer.scale.numpy()
+    for k in policy.obs_keys:
+        shape = policy.spec.observation[k].shape
+        size = int(np.prod(shape)) if shape else 1
+        mean, std = shift[offset:offset + size], scale[offset:offset + size]
+        offset += size
+        x = mean + std * rng.standard_normal((1, policy.n_obs, size))
+        out[k] = x.reshape(1, policy.n_obs, *shape).astype(np.float32)
+    return out
+
+
+def metadata(policy: nn.Module, n_normal: int, n_uniform: int, fmt: str) -> dict[str, Any]:
+    cfg = getattr(policy, "checkpoint_config", {})
+    return {"format": f"protege-{fmt}", "protege_version": __version__, "policy": policy.name,
+            "spec": policy.spec.to_dict(), "obs_keys": list(policy.obs_keys), "n_obs": policy.n_obs,
+            "horizon": policy.horizon, "noise": {NOISE_NORMAL: n_normal, NOISE_UNIFORM: n_uniform},
+            "inputs": [f"obs.{k}" for k in policy.obs_keys] + [n for n, c in ((NOISE_NORMAL, n_normal),
+                                                                              (NOISE_UNIFORM, n_uniform)) if c],
+            "output": "action_chunk", "checkpoint_policy_config": cfg.get("policy_config")}
+
+
+def export_policy(policy: nn.Module, out: str | Path, fmt: str = "onnx", parity_samples: int = 16,
+                  seed: int = 0) -> ExportReport:
+    """Write `policy` as `fmt` to `out` (atomically) and check it against PyTorch on `parity_samples` inputs."""
+    if fmt not in FORMATS:
+        raise bad_input(None, "format", f"one of {', '.join(FORMATS)}", f"'{fmt}'")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    policy = policy.eval()
+    policy.reset()
+    rng = np.random.default_rng(seed)
+    example = {k: torch.from_numpy(v) for k, v in _sample_obs(policy, rng).items()}
+    with torch.no_grad(), NoiseFeed() as count:  # dry run: how much noise one call draws
+        policy.predict_chunk(example)
+    graph = ExportGraph(policy, list(policy.obs_keys), count.n_normal, count.n_uniform).eval()
+
+    def noise_inputs(r: np.random.Generator) -> list[np.ndarray]:
+        extra = []
+        if count.n_normal:
+            extra.append(r.standard_normal(count.n_normal).astype(np.float32))
+        if count.n_uniform:
+            extra.append(r.uniform(size=count.n_uniform).astype(np.float32))
+        return extra
+
+    args = tuple(example.values()) + tuple(torch.from_numpy(a) for a in noise_inputs(rng))
+    meta = metadata(policy, count.n_normal, count.n_uniform, fmt)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about Python ints are expected here
+        if fmt == "onnx":
+            import onnx
+
+            torch.onnx.export(graph, args, str(tmp), dynamo=False, input_names=meta["inputs"],
+                              output_names=["action_chunk"], opset_version=17)
+            model = onnx.load(str(tmp))
+            entry = model.metadata_props.add()
+            entry.key, entry.value = META_KEY, json.dumps(meta)
+            onnx.save(model, str(tmp))
+        else:
+            traced = torch.jit.trace(graph, args, check_trace=False)
+            torch.jit.save(traced, str(tmp), _extra_files={META_KEY: json.dumps(meta)})
+    os.replace(tmp, out)
+
+    # --- parity: same observations and noise through both ---------------------------------------
+    runner = load_exported(out)
+    worst = floor = 0.0
+    for _ in range(parity_samples):
+        obs = _sample_obs(policy, rng)
+        noise = noise_inputs(rng)
+        inputs = [torch.from_numpy(v) for v in obs.values()] + [torch.from_numpy(n) for n in noise]
+        with torch.no_grad():
+            ref = graph(*inputs).numpy()
+            nudged = graph(*(torch.from_numpy(np.nextafter(x.numpy(), np.float32(np.inf))) for x in inputs)).numpy()
+        got = runner.run(obs, noise)
+        worst = max(worst, float(np.max(np.abs(ref - got))))
+        floor = max(floor, float(np.max(np.abs(ref - nudged))))
+    return ExportReport(path=str(out), format=fmt, policy=policy.name, horizon=policy.horizon, n_obs=policy.n_obs,
+                        noise_normal=count.n_normal, noise_uniform=count.n_uniform, parity_samples=parity_samples,
+                        max_abs_diff=worst, ulp_sensitivity=floor, size_bytes=out.stat().st_size)

@@ -1,0 +1,116 @@
+"""Every safety rule triggers on a hand-made fault, and every stop ends with the safe action and a disconnect."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from protege.deploy import ChunkExecutor, DeployConfig, SafetyConfig, SafetyFilter, SafetyStop, run_deployment
+from protege.specs import ArraySpec, Spec
+
+SPEC = Spec({"state": ArraySpec((2,))}, ArraySpec((2,), low=[-1, -2], high=[1, 2]))
+
+
+class FakeRobot:
+    """Records what it is sent; `fault(step)` may corrupt the observation's timestamp or raise."""
+
+    def __init__(self, fault=None):
+        self.spec, self.sent, self.fault = SPEC, [], fault
+        self.connected = self.disconnected = False
+        self.reads = 0
+
+    def connect(self):
+        self.connected = True
+
+    def get_observation(self):
+        self.reads += 1
+        ts = time.monotonic()
+        if self.fault is not None:
+            ts = self.fault(self.reads, ts)
+        return {"state": np.zeros(2, np.float32), "timestamp": np.float64(ts)}
+
+    def send_action(self, a):
+        self.sent.append(np.array(a))
+
+    def disconnect(self):
+        self.disconnected = True
+
+
+class ListPredictor:
+    """Returns the scripted actions one per call (single-step head)."""
+
+    obs_keys, n_obs, horizon, execute_steps = ["state"], 1, 1, 1
+
+    def __init__(self, actions):
+        self.actions = [np.asarray(a, np.float32) for a in actions]
+        self.i = 0
+
+    def predict(self, history):
+        a = self.actions[min(self.i, len(self.actions) - 1)]
+        self.i += 1
+        return a[None]
+
+
+def deploy(actions, fault=None, steps=10, estop=None, **cfg):
+    robot = FakeRobot(fault)
+    ex = ChunkExecutor(ListPredictor(actions))
+    report = run_deployment(robot, ex, DeployConfig(hz=500, steps=steps, **cfg), estop=estop)
+    return robot, report
+
+
+def test_a_nan_action_stops_the_robot_safely():
+    robot, report = deploy([[0.1, 0.2], [0.1, 0.2], [np.nan, 0.0], [0.5, 0.5]])
+    assert report.stop_reason.startswith("non-finite action") and report.steps == 2
+    assert all(np.isfinite(a).all() for a in robot.sent)
+    np.testing.assert_array_equal(robot.sent[-1], [0.0, 0.0])  # the safe action: centre of the bounds
+    assert robot.disconnected
+
+
+def test_an_infinite_action_stops_too():
+    _, report = deploy([[0.0, np.inf]])
+    assert report.stop_reason.startswith("non-finite action") and report.steps == 0
+
+
+def test_a_stale_observation_trips_the_watchdog():
+    # from the 5th read on, the robot keeps answering with a 1 s old measurement
+    robot, report = deploy([[0.1, 0.1]], fault=lambda i, ts: ts - 1.0 if i >= 5 else ts, max_obs_age_s=0.1)
+    assert report.stop_reason.startswith("stale observation") and report.steps == 4  # reads 1-4 were fresh
+    np.testing.assert_array_equal(robot.sent[-1], [0.0, 0.0])
+    assert robot.disconnected
+
+
+def test_oversize_steps_are_clamped_to_bounds_and_rate_limited():
+    robot, report = deploy([[0.0, 0.0], [5.0, -5.0], [5.0, -5.0], [5.0, -5.0]], steps=4, max_delta=0.4)
+    sent = np.stack(robot.sent[:4])
+    np.testing.assert_allclose(sent, [[0, 0], [0.4, -0.4], [0.8, -0.8], [1.0, -1.2]], atol=1e-6)
+    assert np.abs(np.diff(sent, axis=0)).max() <= 0.4 + 1e-6
+    assert report.clamped_steps == 3 and report.rate_limited_steps == 3
+
+
+def test_emergency_stop_and_ctrl_c():
+    stop = threading.Event()
+    calls = {"n": 0}
+
+    def pressed():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    _, report = deploy([[0.1, 0.1]], estop=pressed)
+    assert report.stop_reason.startswith("emergency stop") and report.steps == 3
+
+    def interrupt(i, ts):
+        if i == 4:
+            raise KeyboardInterrupt
+        return ts
+
+    robot, report = deploy([[0.1, 0.1]], fault=interrupt)
+    assert report.stop_reason == "interrupted (Ctrl-C)" and robot.disconnected
+    np.testing.assert_array_equal(robot.sent[-1], [0.0, 0.0])
+    assert not stop.is_set()
+
+
+def test_filter_refuses_to_clamp_nan_into_range():
+    f = SafetyFilter(SPEC, SafetyConfig())
+    with pytest.raises(SafetyStop, match=r"action\[1\] = nan"):
+        f.check(np.array([0.0, np.nan]))
