@@ -1,7 +1,7 @@
 """Compounding error: how far BC and DAgger learners drift from the expert's trajectory, step by step.
 
-Protocol: take the BC and DAgger learners that `dagger_vs_bc.py` trained on the same label budget (its
-last round; every seed it ran). From matched initial states (the same reset seed, `--episodes` held-out
+Protocol: take the last-round DAgger learner of `dagger_vs_bc.py` and the BC learner it trained on the
+label budget closest to it (every seed it ran). From matched initial states (the same reset seed, `--episodes` held-out
 evaluation seeds), run the expert and the learner for a fixed horizon (no early stop) and measure, at each
 step t, the distance between the learner's state and the expert's state at t:
 
@@ -92,10 +92,10 @@ def main() -> None:
         res = json.loads(path.read_text())
         task = get_task(res["task"])
         horizon = args.horizon or min(task.horizon, 200)
-        i = min(len(res["dagger"]), len(res["bc"])) - 1
-        if i < 0:
+        if not res["dagger"] or not res["bc"]:
             continue
-        d, b = res["dagger"][i], res["bc"][i]
+        d = res["dagger"][-1]  # the last DAgger round, and the BC run closest to it in labels
+        b = min(res["bc"], key=lambda row: abs(row["labels"] - d["labels"]))
         seeds = eval_seeds(res["seed"], args.episodes)
         row = {"seed": res["seed"], "round": d["round"], "dagger_labels": d["labels"], "bc_labels": b["labels"],
                "dagger_success": d["success_rate"], "bc_success": b["success_rate"], "horizon": horizon}

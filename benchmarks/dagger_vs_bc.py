@@ -50,21 +50,22 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
     base = ROOT / slug(args.task) / f"seed{seed}"
     cfg = DaggerConfig(task=args.task, gate="dagger", rounds=args.rounds, episodes_per_round=args.episodes_per_round,
                        demos=args.demos, eval_episodes=args.eval_episodes, seed=seed, beta0=0.5, beta_decay=0.5)
-    if args.reuse:  # a finished DAgger run with this protocol, e.g. benchmarks/gates.py's dagger run
-        dagger = json.loads((Path(args.reuse) / "rounds.json").read_text())
+    if args.reuse:  # a DAgger run with this protocol, e.g. benchmarks/gates.py's dagger run (its rounds so far)
+        path = Path(args.reuse) / "rounds.json"
+        dagger = json.loads(path.read_text()) if path.exists() else []
     else:
         dagger = run_dagger(cfg, base / "dagger", train=TrainConfig(steps=args.steps), progress=progress).records
     budgets = [r["total_labels"] for r in dagger]
     # one recording, long enough for the largest budget; BC uses its first k episodes
     demos_dir = base / "demos"
     if not demos_dir.exists():
-        est = int(np.ceil(budgets[-1] / max(1, budgets[0] / args.demos))) + 5
+        est = max(args.bc_demos) if args.bc_demos else int(np.ceil(budgets[-1] / max(1, budgets[0] / args.demos))) + 5
         record_expert(args.task, est, demos_dir, seed=seed, progress=progress)
     demos = load_dataset(demos_dir)
     steps = np.cumsum([len(e) for e in demos.episodes])
+    counts = args.bc_demos or [int(np.searchsorted(steps, b) + 1) for b in budgets]
     bc = []
-    for budget in budgets:
-        k = int(np.searchsorted(steps, budget) + 1)
+    for k in counts:
         if k > len(demos):
             break
         ckpt = base / f"bc_{k}"
@@ -91,24 +92,24 @@ def report() -> None:
         results.setdefault(data["task"], []).append(data)
     lines = ["# DAgger vs BC: success against expert labels", "",
              "Produced by `python benchmarks/dagger_vs_bc.py` (see its docstring for the protocol and the exact "
-             "commands). Each row is one label budget: DAgger after round r, BC on the fewest demonstrations "
-             "reaching at least as many labels. Success is the mean over seeds; the interval is the 95% Wilson "
-             "interval of the pooled evaluation episodes.", ""]
+             "commands). DAgger after each round, and BC on the fewest demonstrations reaching at least as "
+             "many labels (or on fixed demonstration counts where noted). Success is the mean over seeds; the "
+             "interval is the 95% Wilson interval of the pooled evaluation episodes.", ""]
     for task, runs in results.items():
         cfg = runs[0]["config"]
         lines += [f"## {task}", "",
                   f"{len(runs)} seed(s) ({', '.join(str(r['seed']) for r in runs)}); DAgger from {cfg['demos']} "
                   f"demonstrations, {cfg['episodes_per_round']} episodes per round; {cfg['steps']} BC steps; "
                   f"{cfg['eval_episodes']} evaluation episodes per policy and seed.", "",
-                  "| round | DAgger labels (mean) | DAgger success | BC labels (mean) | BC demos (mean) | BC success |",
-                  "|---|---|---|---|---|---|"]
-        n_rounds = min(len(r["dagger"]) for r in runs)
-        for i in range(n_rounds):
-            d = [r["dagger"][i] for r in runs]
-            b = [r["bc"][i] for r in runs if i < len(r["bc"])]
-            bc_txt = (f"{np.mean([x['labels'] for x in b]):.0f} | {np.mean([x['demos'] for x in b]):.1f} | "
-                      f"{pooled(b, cfg['eval_episodes'])}") if len(b) == len(runs) else "- | - | -"
-            lines.append(f"| {i} | {np.mean([x['labels'] for x in d]):.0f} | {pooled(d, cfg['eval_episodes'])} | {bc_txt} |")
+                  "| method | demonstrations / round | expert labels (mean over seeds) | success [95% CI] |",
+                  "|---|---|---|---|"]
+        for name in ("bc", "dagger"):
+            n = min(len(r[name]) for r in runs)
+            for i in range(n):
+                rows = [r[name][i] for r in runs]
+                which = f"{rows[0]['demos']} demos" if name == "bc" else f"{cfg['demos']} demos + round {rows[0]['round']}"
+                lines.append(f"| {'BC' if name == 'bc' else 'DAgger'} | {which} | "
+                             f"{np.mean([x['labels'] for x in rows]):.0f} | {pooled(rows, cfg['eval_episodes'])} |")
         lines.append("")
     write("dagger_vs_bc", {"results": results}, "\n".join(lines) + "\n")
     plot(results)
@@ -157,6 +158,8 @@ def main() -> None:
     p.add_argument("--episodes-per-round", type=int, default=2)
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--eval-episodes", type=int, default=20)
+    p.add_argument("--bc-demos", type=int, nargs="+", default=None,
+                   help="BC on these demonstration counts instead of DAgger's label budgets")
     p.add_argument("--reuse", default=None, help="read the DAgger records of this finished run folder (one seed)")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args()

@@ -63,7 +63,7 @@ class DaggerConfig:
     eval_episodes: int = 50
     """Evaluation episodes after every round (held-out seeds, the same every round)."""
     workers: int = 1
-    """Worker processes for recording demonstrations and for evaluation."""
+    """Worker processes for evaluation (collection runs in this process: gate, learner and expert interact)."""
     seed: int = 0
     """Seed for demonstrations, collected episodes, training and evaluation."""
     beta_schedule: str = "exponential"
