@@ -6,11 +6,13 @@ from typing import Any
 
 from protege.errors import ProtegeError
 from protege.policies.base import PolicyBase
+from protege.policies.gaussian import GaussianConfig, GaussianPolicy
 from protege.policies.mlp import MLPConfig, MLPPolicy
 
 # name -> (config class, policy class)
 POLICIES: dict[str, tuple[type, type[PolicyBase]]] = {
     "mlp": (MLPConfig, MLPPolicy),
+    "gaussian": (GaussianConfig, GaussianPolicy),
 }
 
 
@@ -25,4 +27,4 @@ def make_policy(name: str, config: Any, spec: Any, stats: dict | None = None) ->
     return policy_cls(config, spec, stats)
 
 
-__all__ = ["POLICIES", "PolicyBase", "make_policy", "MLPConfig", "MLPPolicy"]
+__all__ = ["POLICIES", "PolicyBase", "make_policy", "MLPConfig", "MLPPolicy", "GaussianConfig", "GaussianPolicy"]

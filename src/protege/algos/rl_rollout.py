@@ -1,0 +1,145 @@
+"""On-policy sampling for RL: several envs stepped in lockstep, one batched policy forward per step.
+
+`VecSampler` keeps `num_envs` envs in this process. Each step it stacks the active envs' observations,
+runs the Gaussian policy once for all of them (normalise -> mean -> add noise), and steps each env with its
+action clipped to the task's bounds. When an episode ends its slot starts the next episode seed, so the
+batch stays full. There is no per-env torch call; the only per-step Python is the env steps themselves.
+
+Episodes end where the task ends them: at the horizon, when the env terminates, or (tasks with
+`stop_on_success`, e.g. Meta-World) at the first successful step. Ending there saves the steps a solved
+episode would spend holding the goal, but would cut off the reward a successful policy earns for staying
+successful; the loop (`dapg.py`) therefore values the success state as absorbing, earning its reward for
+the rest of the horizon. Success is judged by the task's own test (`Task.episode_success`).
+
+It deliberately does not compute advantages or touch the optimiser: see `gae.py` and `npg.py`/`ppo.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from protege.envs.task import Task
+from protege.policies.gaussian import GaussianPolicy
+
+
+@dataclass
+class Episodes:
+    """A batch of finished episodes, flattened over time (N = total steps, E = episodes, D = obs dim).
+
+    obs: (N, D) raw observations (keys concatenated); actions: (N, A) sampled actions in normalised units
+    (before clipping, as the log-likelihood needs); rewards: (N,); episode: (N,) episode index of each step;
+    t: (N,) step index within its episode; last_obs: (E, D) observation after each episode's last step;
+    terminated: (E,) bool, the env ended the episode (no bootstrapping) rather than the horizon;
+    success_end: (E,) bool, the episode ended at its first successful step; last_reward: (E,) reward of
+    each episode's last step;
+    returns: (E,) undiscounted returns; success: (E,) bool by the task's test; seeds: (E,).
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    episode: np.ndarray
+    t: np.ndarray
+    last_obs: np.ndarray
+    terminated: np.ndarray
+    success_end: np.ndarray
+    last_reward: np.ndarray
+    returns: np.ndarray
+    success: np.ndarray
+    seeds: np.ndarray
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.rewards.shape[0])
+
+
+def flat_obs(obs: dict[str, np.ndarray], keys: list[str]) -> np.ndarray:
+    """Observation dict -> (D,) float32, keys concatenated in policy order."""
+    return np.concatenate([np.asarray(obs[k], np.float32).reshape(-1) for k in keys])
+
+
+class VecSampler:
+    """`num_envs` envs of one task, sampled together with one batched forward per step."""
+
+    def __init__(self, task: Task, num_envs: int):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.task = task
+        self.envs = [task.make_env() for _ in range(num_envs)]
+        self.low = np.asarray(task.spec.action.low, np.float32) if task.spec.action.low is not None else None
+        self.high = np.asarray(task.spec.action.high, np.float32) if task.spec.action.high is not None else None
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+    @torch.no_grad()
+    def sample(self, policy: GaussianPolicy, seeds: list[int], generator: torch.Generator,
+               deterministic: bool = False) -> Episodes:
+        """Run one episode per seed (in slots of `num_envs`); episodes come back in seed order."""
+        keys, A = policy.obs_keys, policy.action_dim
+        pending = list(range(len(seeds)))[::-1]  # episode ids still to start (popped from the end)
+        slot_ep: list[int | None] = [None] * len(self.envs)
+        slot_obs: list[np.ndarray | None] = [None] * len(self.envs)
+        slot_t = [0] * len(self.envs)
+        buf = [dict(obs=[], act=[], rew=[], ok=[]) for _ in seeds]
+        last_obs: list[np.ndarray | None] = [None] * len(seeds)
+        terminated = np.zeros(len(seeds), bool)
+        success_end = np.zeros(len(seeds), bool)
+        stop_on_success = self.task.stop_on_success and self.task.success_window <= 0
+
+        def start(slot: int) -> None:
+            if not pending:
+                slot_ep[slot] = None
+                return
+            ep = pending.pop()
+            obs, _ = self.envs[slot].reset(seed=int(seeds[ep]))
+            slot_ep[slot], slot_obs[slot], slot_t[slot] = ep, flat_obs(obs, keys), 0
+
+        for s in range(len(self.envs)):
+            start(s)
+        while any(e is not None for e in slot_ep):
+            active = [s for s, e in enumerate(slot_ep) if e is not None]
+            obs_b = np.stack([slot_obs[s] for s in active])
+            mean, log_std = policy.mean_log_std(policy.features(torch.from_numpy(obs_b)))
+            act_n = mean
+            if not deterministic:
+                act_n = mean + torch.exp(log_std) * torch.randn(mean.shape, generator=generator)
+            # Executed actions are clipped to the normalised (demonstrated) range; the stored action is the
+            # unclipped sample, whose log-likelihood the policy gradient needs.
+            env_act = policy.action_normalizer.inverse(act_n.clamp(-1.0, 1.0)).numpy()
+            if self.low is not None:
+                env_act = np.clip(env_act, self.low, self.high)
+            act_np = act_n.numpy()
+            for i, s in enumerate(active):
+                ep = slot_ep[s]
+                obs, reward, term, trunc, info = self.envs[s].step(env_act[i].reshape(self.task.spec.action.shape))
+                b = buf[ep]
+                b["obs"].append(slot_obs[s])
+                b["act"].append(act_np[i])
+                b["rew"].append(float(reward))
+                b["ok"].append(bool(self.task.step_success(info)))
+                slot_obs[s] = flat_obs(obs, keys)
+                slot_t[s] += 1
+                hit = stop_on_success and b["ok"][-1]
+                if term or trunc or hit or slot_t[s] >= self.task.horizon:
+                    last_obs[ep], terminated[ep], success_end[ep] = slot_obs[s], bool(term), bool(hit)
+                    start(s)
+        lengths = np.array([len(b["rew"]) for b in buf])
+        return Episodes(
+            obs=np.stack([o for b in buf for o in b["obs"]]).astype(np.float32),
+            actions=np.stack([a for b in buf for a in b["act"]]).astype(np.float32).reshape(-1, A),
+            rewards=np.array([r for b in buf for r in b["rew"]], np.float32),
+            episode=np.repeat(np.arange(len(seeds)), lengths),
+            t=np.concatenate([np.arange(n) for n in lengths]),
+            last_obs=np.stack(last_obs).astype(np.float32),
+            terminated=terminated,
+            success_end=success_end,
+            last_reward=np.array([b["rew"][-1] for b in buf], np.float32),
+            returns=np.array([sum(b["rew"]) for b in buf], np.float64),
+            success=np.array([self.task.episode_success(b["ok"]) for b in buf], bool),
+            seeds=np.asarray(seeds, np.int64),
+        )
