@@ -29,6 +29,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bc_scaling.py
 	$(VENV)/bin/python benchmarks/train_speed.py
+	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/convert.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

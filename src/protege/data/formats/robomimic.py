@@ -172,7 +172,7 @@ def write_robomimic(ds: Dataset, path: str | Path, progress: Progress | None = N
             g.create_dataset("actions", data=ep.actions)
             g.create_dataset("rewards", data=ep.rewards if ep.rewards is not None else np.zeros(T, np.float32))
             dones = np.zeros(T, np.int64)
-            dones[-1] = 1
+            dones[-1] = int(ep.success)  # robomimic marks the step that completed the task
             g.create_dataset("dones", data=dones)
             has_final = all(len(v) == T + 1 for v in ep.observations.values())
             g.attrs["protege_final_obs"] = has_final
