@@ -36,7 +36,7 @@ class Args:
     """LeRobot destination: start a new data/video file after this many MB of frames."""
     crf: int = 10
     """LeRobot destination: H.264 quality for camera videos (0 best, 23 ffmpeg's default)."""
-    minari_format: Literal["hdf5", "arrow"] = "hdf5"
+    minari_format: Literal["hdf5", "arrow", "parquet"] = "hdf5"
     """Minari destination: storage format."""
 
 

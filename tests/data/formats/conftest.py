@@ -206,8 +206,9 @@ def make_minari_hdf5(root: Path, lengths=(5, 3)):
     return eps
 
 
-def make_minari_arrow(root: Path, lengths=(4, 6)):
-    """Box observation space in Minari's Arrow storage: data/<id>/ per episode, columns padded to T+1."""
+def make_minari_arrow(root: Path, lengths=(4, 6), fmt="arrow"):
+    """Box observation space in Minari's Arrow (or Parquet) storage: data/<id>/ per episode, columns padded
+    to T+1; infos are JSON text (arrow) or a struct with a per-step `success` (parquet)."""
     import pyarrow.dataset as pads
 
     eps = _arrays(lengths, seed=4)
@@ -225,11 +226,12 @@ def make_minari_arrow(root: Path, lengths=(4, 6)):
             "actions": fsl(np.concatenate([a["action"], np.zeros((1, 2), np.float32)])),
             "rewards": pa.array(np.r_[a["reward"], 0.0]), "terminations": pa.array(np.r_[np.zeros(T, bool), False]),
             "truncations": pa.array(np.r_[np.zeros(T - 1, bool), True, False]),
-            "infos": pa.array([json.dumps({}) for _ in range(T + 1)])})
-        pads.write_dataset(batch, d, format="arrow", partitioning=["episode_id"],
+            "infos": pa.array([json.dumps({}) for _ in range(T + 1)]) if fmt == "arrow" else
+            pa.StructArray.from_arrays([pa.array((np.arange(T + 1) == T) & (i == 0))], names=["success"])})
+        pads.write_dataset(batch, d, format=fmt, partitioning=["episode_id"],
                            existing_data_behavior="overwrite_or_ignore")
         (d / str(i) / "metadata.json").write_text(json.dumps({"id": i, "total_steps": T}))
-    meta = {"dataset_id": "test/box-v0", "total_episodes": len(eps), "total_steps": sum(lengths), "data_format": "arrow",
+    meta = {"dataset_id": "test/box-v0", "total_episodes": len(eps), "total_steps": sum(lengths), "data_format": fmt,
             "observation_space": json.dumps(_box((3,))), "action_space": json.dumps(_box((2,)))}
     (d / "metadata.json").write_text(json.dumps(meta))
     return eps

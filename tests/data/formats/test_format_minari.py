@@ -22,17 +22,20 @@ def test_reads_hdf5_dict_observations(tmp_path, layouts):
     assert [e.success for e in ds.episodes] == [True, False]  # infos/success
 
 
-def test_reads_arrow_storage(tmp_path, layouts):
-    eps = layouts.minari_arrow(tmp_path / "box")
+@pytest.mark.parametrize("storage", ["arrow", "parquet"])
+def test_reads_arrow_and_parquet_storage(tmp_path, layouts, storage):
+    eps = layouts.minari_arrow(tmp_path / "box", fmt=storage)
     ds = load_any(tmp_path / "box")
     assert list(ds.spec.observation) == ["state"]
     for ep, a in zip(ds.episodes, eps):
         np.testing.assert_array_equal(ep.observations["state"], a["obs"])
         np.testing.assert_array_equal(ep.actions, a["action"])
         np.testing.assert_allclose(ep.rewards, a["reward"])
+    # arrow: no success anywhere (no termination, empty infos); parquet: infos.success on episode 0's last step
+    assert [e.success for e in ds.episodes] == ([False, False] if storage == "arrow" else [True, False])
 
 
-@pytest.mark.parametrize("storage", ["hdf5", "arrow"])
+@pytest.mark.parametrize("storage", ["hdf5", "arrow", "parquet"])
 def test_round_trip_native_minari_native(tmp_path, native_dataset, storage, assert_same):
     save_as(native_dataset, tmp_path / "n", "protege")
     convert(tmp_path / "n", tmp_path / "m", to_fmt="minari", data_format=storage)

@@ -61,7 +61,7 @@ def _select_native(ds: Dataset, obs_keys: Sequence[str]) -> Dataset:
 
 def save_as(ds: Dataset, path: str | Path, fmt: str, progress: Progress | None = None, **options: Any) -> Path:
     """Write `ds` at `path` (which must not exist) in format `fmt`. options go to the format's writer
-    (lerobot: robot_type, data_file_mb, crf; minari: data_format "hdf5"/"arrow", dataset_id)."""
+    (lerobot: robot_type, data_file_mb, crf; minari: data_format "hdf5"/"arrow"/"parquet", dataset_id)."""
     if fmt == "protege":
         return _save_native(ds, path, progress)
     if fmt == "lerobot":

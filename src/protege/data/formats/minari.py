@@ -6,8 +6,9 @@ observation_space and action_space serialised as JSON strings, env_spec, dataset
 - `data_format: "hdf5"`: `data/main_data.hdf5` with one group `episode_<id>` per episode (attrs id,
   total_steps, seed) holding `observations` (a dataset, or a group of datasets for a Dict space),
   `actions`, `rewards`, `terminations`, `truncations` and `infos`; or
-- `data_format: "arrow"`: `data/<id>/` per episode (Arrow IPC files with columns observations, actions,
-  rewards, terminations, truncations, infos; every column padded to T+1 rows) and `data/<id>/metadata.json`.
+- `data_format: "arrow"` or `"parquet"`: `data/<id>/` per episode (Arrow IPC or Parquet files with
+  columns observations, actions, rewards, terminations, truncations, infos; every column padded to T+1
+  rows) and `data/<id>/metadata.json`. `infos` is JSON text per row (arrow) or a struct (parquet).
 
 Minari's observations have length T+1 (the final one included) and so do the Episodes read here.
 Success is `infos/success` (any step) when present, else the `success` attribute our writer sets, else
@@ -56,7 +57,7 @@ def load_minari(root: str | Path, obs_keys: Sequence[str] | None = None, progres
     d = data_dir(root)
     meta_path = d / "metadata.json"
     meta = load_json(meta_path)
-    fmt = require(meta, "data_format", meta_path, "'data_format' (hdf5 or arrow)")
+    fmt = require(meta, "data_format", meta_path, "'data_format' (hdf5, arrow or parquet)")
     obs_space = _space(meta, "observation_space", meta_path)
     act_space = _space(meta, "action_space", meta_path)
     if act_space["type"] != "Box":
@@ -68,10 +69,10 @@ def load_minari(root: str | Path, obs_keys: Sequence[str] | None = None, progres
     b = bar(progress, f"read Minari ({fmt})", n, "ep")
     if fmt == "hdf5":
         episodes = list(_read_hdf5(d, obs_space["type"] == "Dict", keys, b))
-    elif fmt == "arrow":
-        episodes = list(_read_arrow(d, obs_space["type"] == "Dict", keys, shapes, tuple(act_space["shape"]), b))
+    elif fmt in ("arrow", "parquet"):
+        episodes = list(_read_columnar(d, fmt, obs_space["type"] == "Dict", keys, shapes, tuple(act_space["shape"]), b))
     else:
-        raise bad_input(meta_path, "data_format", "'hdf5' or 'arrow'", repr(fmt))
+        raise bad_input(meta_path, "data_format", "'hdf5', 'arrow' or 'parquet'", repr(fmt))
     b.close()
     if len(episodes) != n:
         raise bad_input(meta_path, "total_episodes", f"{n} episodes in {d}", f"{len(episodes)}")
@@ -150,7 +151,7 @@ def _read_hdf5(d: Path, is_dict: bool, keys: list[str], b) -> Any:
             b.update(1)
 
 
-def _read_arrow(d: Path, is_dict: bool, keys: list[str], shapes: dict, act_shape: tuple, b) -> Any:
+def _read_columnar(d: Path, fmt: str, is_dict: bool, keys: list[str], shapes: dict, act_shape: tuple, b) -> Any:
     import pyarrow as pa
     import pyarrow.dataset as pads
 
@@ -158,9 +159,9 @@ def _read_arrow(d: Path, is_dict: bool, keys: list[str], shapes: dict, act_shape
     for folder in folders:
         where = str(folder)
         try:
-            table = pads.dataset(folder, format="arrow", ignore_prefixes=["_", ".", "metadata.json"]).to_table()
+            table = pads.dataset(folder, format=fmt, ignore_prefixes=["_", ".", "metadata.json"]).to_table()
         except (pa.ArrowInvalid, OSError) as e:
-            raise bad_input(folder, None, "Arrow IPC episode files", str(e)) from None
+            raise bad_input(folder, None, f"{fmt} episode files", str(e)) from None
         for need in ("observations", "actions", "rewards"):
             if need not in table.column_names:
                 raise bad_input(folder, need, f"a '{need}' column", f"columns {table.column_names}")
@@ -178,9 +179,12 @@ def _read_arrow(d: Path, is_dict: bool, keys: list[str], shapes: dict, act_shape
                 extras[f] = (to_numpy(c, act_shape, folder, f) if f == "labels" else c.to_numpy())[: n - 1]
         step_success = None
         if "infos" in table.column_names:
-            infos = table.column("infos").to_pylist()
-            if infos and isinstance(infos[0], str):
-                flags = [json.loads(s).get("success") for s in infos]
+            infos = table.column("infos").combine_chunks()
+            if pa.types.is_struct(infos.type):
+                if infos.type.get_field_index("success") >= 0:
+                    step_success = infos.field("success").to_numpy(zero_copy_only=False).astype(bool)
+            elif len(infos) and pa.types.is_string(infos.type):
+                flags = [json.loads(s).get("success") for s in infos.to_pylist()]
                 step_success = np.array([bool(x) for x in flags]) if any(x is not None for x in flags) else None
         attrs = load_json(folder / "metadata.json") if (folder / "metadata.json").exists() else {}
         yield _episode(where, obs, actions, opt["rewards"], opt["terminations"], opt["truncations"], attrs,
@@ -213,10 +217,10 @@ def write_minari(ds: Dataset, root: str | Path, data_format: str = "hdf5", datas
     b = bar(progress, f"write Minari ({data_format})", len(ds), "ep")
     if data_format == "hdf5":
         _write_hdf5(ds, d, single, b)
-    elif data_format == "arrow":
-        _write_arrow(ds, d, single, b)
+    elif data_format in ("arrow", "parquet"):
+        _write_columnar(ds, d, data_format, single, b)
     else:
-        raise bad_input(root, "data_format", "'hdf5' or 'arrow'", repr(data_format))
+        raise bad_input(root, "data_format", "'hdf5', 'arrow' or 'parquet'", repr(data_format))
     b.close()
     meta = {"dataset_id": dataset_id, "total_episodes": len(ds), "total_steps": ds.num_steps, "data_format": data_format,
             "observation_space": json.dumps(obs_space), "action_space": json.dumps(act_space),
@@ -266,9 +270,10 @@ def _write_hdf5(ds: Dataset, d: Path, single: bool, b) -> None:
             b.update(1)
 
 
-def _write_arrow(ds: Dataset, d: Path, single: bool, b) -> None:
+def _write_columnar(ds: Dataset, d: Path, fmt: str, single: bool, b) -> None:
     import pyarrow as pa
     import pyarrow.feather as feather
+    import pyarrow.parquet as pq
 
     from protege.data.formats.arrowcols import from_numpy
 
@@ -288,12 +293,16 @@ def _write_arrow(ds: Dataset, d: Path, single: bool, b) -> None:
                 "actions": from_numpy(pad(ep.actions)),
                 "rewards": from_numpy(pad(ep.rewards if ep.rewards is not None else np.zeros(T, np.float32))),
                 "terminations": from_numpy(pad(term)), "truncations": from_numpy(pad(~term & (np.arange(T) == T - 1))),
-                "infos": pa.array([json.dumps({"success": bool(s)}) for s in _step_success(ep)], pa.string())}
+                "infos": pa.array([json.dumps({"success": bool(s)}) for s in _step_success(ep)], pa.string())
+                if fmt == "arrow" else pa.StructArray.from_arrays([pa.array(_step_success(ep))], names=["success"])}
         for field, arr in extras_of(ep).items():
             cols[f"protege_{field}"] = from_numpy(pad(arr))
         folder = d / str(i)
         folder.mkdir(parents=True, exist_ok=True)
-        feather.write_feather(pa.table(cols), folder / "part-0.arrow", compression="uncompressed")
+        if fmt == "arrow":
+            feather.write_feather(pa.table(cols), folder / "part-0.arrow", compression="uncompressed")
+        else:
+            pq.write_table(pa.table(cols), folder / "part-0.parquet")
         meta: dict[str, Any] = {"id": i, "total_steps": T, "success": bool(ep.success), "protege_final_obs": final,
                                 "protege_info": json.dumps(ep.info)}
         if isinstance(ep.info.get("seed"), int):
