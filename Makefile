@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bc_scaling.py
 	$(VENV)/bin/python benchmarks/train_speed.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/convert.py
+	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/control_loop.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

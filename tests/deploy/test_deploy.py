@@ -79,3 +79,14 @@ def test_cli_teleop(tmp_path, protege_cmd):
     r = _run(protege_cmd, "teleop", "--task", "pendulum", "--out", tmp_path / "k", "--kinesthetic", "--episodes", 2)
     assert r.returncode == 0, r.stderr
     assert "wrote 2 hand-guided episodes" in r.stdout
+
+
+def test_deploy_imports_neither_training_code_nor_simulators():
+    import sys
+
+    code = ("import sys, protege.deploy, protege.deploy.exported\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'gymnasium', 'metaworld', 'mujoco')\n"
+            "       or m.startswith(('protege.algos', 'protege.envs', 'protege.policies', 'protege.data'))]\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

@@ -16,10 +16,12 @@ class StepChunks:
     def __init__(self, horizon, execute, gate=None):
         self.horizon, self.execute_steps, self.gate = horizon, execute, gate
         self.calls = []
+        self.called = threading.Event()
 
     def predict(self, history):
         s = int(history["t"][0, -1])
         self.calls.append(s)
+        self.called.set()
         if self.gate is not None:
             assert self.gate.wait(10)
         return (s + np.arange(self.horizon, dtype=np.float32))[:, None]
@@ -43,13 +45,14 @@ def test_async_uses_the_fresh_chunk_from_the_current_step_and_holds_when_starved
     gate.set()
     ex.prime(obs(0))
     gate.clear()  # from now on, inference hangs until released
+    pred.called.clear()
     out = [float(ex.act(obs(0))[0])]  # step 0 from the primed chunk
     for t in range(1, 6):
         out.append(float(ex.act(obs(t))[0]))
     # steps 0-3 come from the first chunk; a new inference started at step 2 (2 actions left) and hangs,
     # so steps 4 and 5 hold the last action instead of waiting
     assert out == [0, 1, 2, 3, 3, 3] and ex.starved == 2
-    assert pred.calls == [0, 2]
+    assert pred.called.wait(10) and pred.calls == [0, 2]
     gate.set()
     ex._job.result(timeout=10)
     # the chunk planned at step 2 arrives at step 6: its actions for steps 2..5 are stale and dropped, and

@@ -114,3 +114,12 @@ def test_filter_refuses_to_clamp_nan_into_range():
     f = SafetyFilter(SPEC, SafetyConfig())
     with pytest.raises(SafetyStop, match=r"action\[1\] = nan"):
         f.check(np.array([0.0, np.nan]))
+
+
+def test_realtime_request_leaves_ordinary_scheduling_behind():
+    import os
+
+    _, report = deploy([[0.1, 0.1]], steps=3, realtime_priority=10)
+    assert report.steps == 3
+    if hasattr(os, "sched_getscheduler"):
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER  # raised for the loop only (or refused), then restored

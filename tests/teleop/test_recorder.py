@@ -117,3 +117,21 @@ def test_kinesthetic_end_effector_motion_on_metaworld(tmp_path):
     record_kinesthetic(task, task.make_expert(), 1, tmp_path / "kin", model=model)
     ep = load_dataset(tmp_path / "kin").episodes[0]
     assert (ep.source == SOURCE_HUMAN).all() and ep.info["kinesthetic"]
+
+
+def test_offscreen_live_view_writes_frames(tmp_path):
+    import imageio.v2 as iio
+
+    from protege.evaluation.video import choose_gl_backend
+    from protege.teleop.view import OffscreenView
+
+    choose_gl_backend()
+    task = get_task("metaworld/reach")
+    view = OffscreenView(tmp_path / "live.png", every_s=0.0)
+    events = [(0, START), (0, (0.0, 0.0, 1.0)), (6, STOP), (7, QUIT)]
+    result = record_session(task, _device(task, events, 10), tmp_path / "ds",
+                            SessionConfig(realtime=False, view_hz=task.fps / 3), view=view)
+    assert result.view_error is None and view.frames_written >= 2
+    frame = iio.imread(tmp_path / "live.png")
+    assert frame.ndim == 3 and frame.shape[2] == 3 and frame.std() > 0  # a real picture, not a blank
+    assert len(load_dataset(tmp_path / "ds").episodes[0]) == 6

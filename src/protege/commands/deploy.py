@@ -30,6 +30,8 @@ class Args:
     """Watchdog: stop when the robot's observation is older than this, seconds (0 = off)."""
     asynchronous: bool | None = None
     """Infer the next chunk on a background thread while the current one executes (default: for chunking heads)."""
+    rt_priority: int = 0
+    """Run the control loop thread under SCHED_FIFO at this priority (1-99; needs root/CAP_SYS_NICE; 0 = off)."""
     threads: int = 1
     """CPU threads for inference."""
     seed: int = 0
@@ -80,7 +82,8 @@ def run(args: Args) -> int:
         check_compatible(Spec.from_dict(model.meta["spec"]), robot.spec, f"model {args.model}", f"robot {args.robot}")
         predictor = ExportedPredictor(model, seed=args.seed)
     executor = ChunkExecutor(predictor, asynchronous=args.asynchronous, period_s=1.0 / args.hz)
-    config = DeployConfig(hz=args.hz, steps=args.steps, max_delta=args.max_delta, max_obs_age_s=args.max_obs_age)
+    config = DeployConfig(hz=args.hz, steps=args.steps, max_delta=args.max_delta, max_obs_age_s=args.max_obs_age,
+                          realtime_priority=args.rt_priority)
     estop = threading.Event()
     keys = _estop_keys(estop)
     say(f"deploying {predictor.name} on {args.robot} at {args.hz:g} Hz "

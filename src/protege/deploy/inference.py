@@ -97,6 +97,8 @@ class ChunkExecutor:
         self.inference_s: list[float] = []
         self.starved = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="protege-inference") if self.asynchronous else None
+        if self._pool is not None:  # start the thread now, so it does not inherit a real-time loop's priority
+            self._pool.submit(lambda: None).result()
         self.reset()
 
     def reset(self) -> None:

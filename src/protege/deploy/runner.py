@@ -15,6 +15,7 @@ disconnected. The stop reason is in the report; nothing is raised past the loop 
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -40,6 +41,10 @@ class DeployConfig:
     """Largest change of an action dimension per step, env units (0 = unlimited)."""
     max_obs_age_s: float = 0.25
     """Watchdog: stop when an observation is older than this, seconds (0 = off)."""
+    realtime_priority: int = 0
+    """Run the loop thread under SCHED_FIFO at this priority (1-99; 0 = ordinary scheduling), as robot
+    computers do, so a busy machine cannot delay the tick. Linux only, needs root or CAP_SYS_NICE. Only
+    the loop thread is raised: background inference keeps ordinary priority."""
     switch_interval_s: float = 0.0005
     """Python's thread switch interval while running: short, so the loop thread gets the interpreter back
     promptly from a background inference thread (the default 5 ms would eat a quarter of a 50 Hz period)."""
@@ -60,12 +65,15 @@ class DeployReport:
     clamped_steps: int
     rate_limited_steps: int
     period_ms: dict[str, float] = field(default_factory=dict)
+    realtime: bool = False
+    """Whether the loop ran under SCHED_FIFO."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def format(self) -> str:
-        return (f"{self.steps} steps at {self.hz:g} Hz, stopped: {self.stop_reason}\n"
+        return (f"{self.steps} steps at {self.hz:g} Hz{' (SCHED_FIFO loop)' if self.realtime else ''}, "
+                f"stopped: {self.stop_reason}\n"
                 f"  period jitter ms: median {self.jitter_ms['median']:.3f}, p99 {self.jitter_ms['p99']:.3f}, "
                 f"max {self.jitter_ms['max']:.3f}\n"
                 f"  step latency ms: median {self.step_latency_ms['median']:.3f}, p99 {self.step_latency_ms['p99']:.3f}\n"
@@ -84,6 +92,22 @@ def _summary(values_s: list[float]) -> dict[str, float]:
             "mean": float(v.mean())}
 
 
+def _enter_realtime(priority: int) -> bool:
+    """SCHED_FIFO for the calling thread (Linux applies it per thread); False where not allowed."""
+    if priority <= 0 or not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(min(priority, 99)))
+        return True
+    except (PermissionError, OSError):
+        return False
+
+
+def _leave_realtime() -> None:
+    if hasattr(os, "sched_setscheduler") and os.sched_getscheduler(0) == os.SCHED_FIFO:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 def run_deployment(robot: Robot, executor: ChunkExecutor, config: DeployConfig | None = None,
                    estop: Callable[[], bool] | threading.Event | None = None,
                    progress: Progress | None = None) -> DeployReport:
@@ -97,6 +121,7 @@ def run_deployment(robot: Robot, executor: ChunkExecutor, config: DeployConfig |
     periods: list[float] = []
     misses = steps = 0
     stop_reason = "completed"
+    realtime = False
     pbar = bar(progress, "deploy", config.steps or None, unit="step")
     old_switch = sys.getswitchinterval()
     sys.setswitchinterval(config.switch_interval_s)
@@ -106,6 +131,7 @@ def run_deployment(robot: Robot, executor: ChunkExecutor, config: DeployConfig |
         obs = robot.get_observation()
         safety.check_observation(obs)
         executor.prime(obs)
+        realtime = _enter_realtime(config.realtime_priority)
         rate = Rate(config.hz)
         rate.start()
         first = True
@@ -138,6 +164,8 @@ def run_deployment(robot: Robot, executor: ChunkExecutor, config: DeployConfig |
     except KeyboardInterrupt:
         stop_reason = "interrupted (Ctrl-C)"
     finally:
+        if realtime:
+            _leave_realtime()
         sys.setswitchinterval(old_switch)
         pbar.close()
         try:
@@ -150,7 +178,7 @@ def run_deployment(robot: Robot, executor: ChunkExecutor, config: DeployConfig |
                         inference_calls=len(executor.inference_s), deadline_misses=misses,
                         miss_fraction=misses / max(steps, 1), starved_steps=executor.starved,
                         clamped_steps=safety.clamped_steps, rate_limited_steps=safety.rate_limited_steps,
-                        period_ms=_summary(periods))
+                        period_ms=_summary(periods), realtime=realtime)
 
 
 __all__ = ["DeployConfig", "DeployReport", "run_deployment", "TIMESTAMP_KEY"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from protege.actor import Observation
+from protege.data.episode import SOURCE_HUMAN
 from protege.specs import Spec
 from protege.teleop.input import GRIPPER, TAKEOVER, InputSource, InputState
 from protege.teleop.profile import ActionMapper, DeviceProfile, apply_dead_zone
@@ -23,16 +24,19 @@ from protege.teleop.profile import ActionMapper, DeviceProfile, apply_dead_zone
 class TeleopDevice:
     """InputSource + profile -> action (A,) in env units; `wants_control` when the person has taken over.
 
+    `source` tells loops that record who acted (e.g. the DAgger family's) to mark these steps as human.
+
     takeover_on_motion: also take control whenever an axis leaves the dead zone (grab the device to
         intervene), in addition to the take-over command, which toggles.
     """
 
     def __init__(self, source: InputSource, profile: DeviceProfile, spec: Spec, name: str | None = None,
                  takeover_on_motion: bool = False):
-        self.source = source
+        self.input = source
         self.profile = profile
         self.mapper = ActionMapper(profile, spec)
         self.name = name or f"human:{profile.device}"
+        self.source = SOURCE_HUMAN
         self.takeover_on_motion = takeover_on_motion
         self.engaged = False
         self.gripper_closed = False
@@ -43,7 +47,7 @@ class TeleopDevice:
     # --- reading ------------------------------------------------------------------------------
     def poll(self) -> InputState:
         """Read the device once (never blocks) and apply its toggles; returns the reading."""
-        state = self.source.poll()
+        state = self.input.poll()
         for cmd in state.commands:
             if cmd == TAKEOVER:
                 self.engaged = not self.engaged
@@ -77,7 +81,7 @@ class TeleopDevice:
         return self.mapper(state)
 
     def close(self) -> None:
-        self.source.close()
+        self.input.close()
 
 
 DEVICES = ("keyboard", "gamepad", "spacemouse")

@@ -58,6 +58,8 @@ class SessionResult:
     """Take-overs (policy -> person hand-overs) in kept episodes."""
     late_steps: int = 0
     """Loop iterations that started more than one period late (pacing could not keep the rate)."""
+    view_error: str | None = None
+    """Why the live view stopped, if rendering failed (recording carries on without it)."""
 
 
 class _Buffer:
@@ -183,7 +185,11 @@ def record_session(task: Task, device: TeleopDevice, out: str | Path, config: Se
             if wants_frames and render_every and it % render_every == 0:
                 status = (f"REC ep {index} step {len(buf.actions)}" + (" [HUMAN]" if was_human else "")
                           if buf is not None else f"idle: b start, q quit | kept {len(result.kept)}")
-                view.show(env.render(), status)
+                try:
+                    view.show(env.render(), status)
+                except Exception as e:  # no GL backend, no pygame for 2-D tasks...: keep recording, blind
+                    wants_frames = False
+                    result.view_error = f"{type(e).__name__}: {e}"
             _, woke = rate.wait()
             if rate.period and woke - (rate.next_tick or woke) > rate.period:
                 result.late_steps += 1
