@@ -140,3 +140,23 @@ def test_missing_hardware_libraries_give_one_line_errors(monkeypatch):
         GamepadSource()
     with pytest.raises(ProtegeError, match="spacemouse: expected the optional package hidapi, found it missing"):
         open_spacemouse()
+
+
+def test_pygame_window_is_a_view_and_a_keyboard(monkeypatch):
+    pygame = pytest.importorskip("pygame")  # optional extra: `pip install -e ".[teleop]"`
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    from protege.teleop.view import PygameWindow
+
+    window = PygameWindow(size=64)
+    try:
+        window.show(np.full((32, 32, 3), 200, np.uint8), "REC")
+        source = KeyboardSource(window)
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_w))
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_y))
+        state = source.poll()
+        assert state.axes[1] == 1.0 and state.commands == ("success",)
+        pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_w))
+        assert source.poll().axes[1] == 0.0  # released: true key-up, unlike a terminal
+    finally:
+        window.close()

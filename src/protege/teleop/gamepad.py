@@ -26,6 +26,9 @@ ESTOP_CHORD = (4, 5)
 
 
 def require_pygame():
+    import os
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # keep the terminal for protege's own lines
     try:
         import pygame
     except ImportError:
