@@ -86,7 +86,7 @@ def test_failed_conversion_leaves_nothing(tmp_path, native_dataset, monkeypatch)
     convert(tmp_path / "n", tmp_path / "old.hdf5")
     before = (tmp_path / "old.hdf5").read_bytes()
 
-    def refuse(a, b, where):
+    def refuse(a, b, where, tolerance):
         raise ProtegeError(f"{where}: check after writing: field 'x': expected y, found z")
 
     monkeypatch.setattr(check, "compare", refuse)
@@ -96,6 +96,17 @@ def test_failed_conversion_leaves_nothing(tmp_path, native_dataset, monkeypatch)
     assert not (tmp_path / "lr").exists()
     assert (tmp_path / "old.hdf5").read_bytes() == before  # the existing file is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n", "old.hdf5"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("fmt", ["robomimic", "minari"])
+def test_cameras_round_trip_exactly_outside_lerobot(tmp_path, layouts, assert_same, fmt):
+    ds = layouts.images()  # no rewards: they must come back as none, not as zeros
+    save_as(ds, tmp_path / "n", "protege")
+    dst = tmp_path / ("x.hdf5" if fmt == "robomimic" else "x")
+    report = convert(tmp_path / "n", dst, to_fmt=fmt)
+    assert report.image_error == {"cam": 0.0}
+    convert(dst, tmp_path / "back")
+    assert_same(load_any(tmp_path / "n"), load_any(tmp_path / "back"))
 
 
 def test_existing_destination_is_refused(tmp_path, native_dataset):

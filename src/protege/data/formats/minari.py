@@ -105,6 +105,8 @@ def _episode(where: str, obs: dict[str, np.ndarray], actions: np.ndarray, reward
             raise bad_input(where, name, f"{T} rows like actions", f"{len(a)}")
     if attrs.get("protege_final_obs") is False:  # our writer padded a T-step episode to T+1
         obs = {k: v[:T] for k, v in obs.items()}
+    if attrs.get("protege_rewards") is False:  # our writer's zeros standing in for no rewards
+        rewards = None
     if "success" in attrs:
         success = bool(attrs["success"])
     elif step_success is not None:
@@ -144,8 +146,9 @@ def _read_hdf5(d: Path, is_dict: bool, keys: list[str], b) -> Any:
                 step_success = g["infos/success"][()]
             extras = {f: g[f"protege_{f}"][()] for f in ("labels", "label_mask", "source", "intervened") if f"protege_{f}" in g}
             attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
-            if "protege_final_obs" in attrs:
-                attrs["protege_final_obs"] = bool(attrs["protege_final_obs"])
+            for flag in ("protege_final_obs", "protege_rewards"):
+                if flag in attrs:
+                    attrs[flag] = bool(attrs[flag])
             yield _episode(where, obs, g["actions"][()], opt["rewards"], opt["terminations"], opt["truncations"],
                            attrs, step_success, extras)
             b.update(1)
@@ -194,8 +197,10 @@ def _read_columnar(d: Path, fmt: str, is_dict: bool, keys: list[str], shapes: di
 
 def _box(shape, dtype: str, low=None, high=None) -> dict:
     n = int(np.prod(shape))
-    low = [-np.inf] * n if low is None else list(low)
-    high = [np.inf] * n if high is None else list(high)
+    # Integer Boxes (camera images) need finite bounds: their dtype's range.
+    lo, hi = (np.iinfo(dtype).min, np.iinfo(dtype).max) if np.dtype(dtype).kind in "iu" else (-np.inf, np.inf)
+    low = [lo] * n if low is None else list(low)
+    high = [hi] * n if high is None else list(high)
     return {"type": "Box", "dtype": dtype, "shape": list(shape),
             "low": np.asarray(low).reshape(shape).tolist(), "high": np.asarray(high).reshape(shape).tolist()}
 
@@ -250,7 +255,7 @@ def _write_hdf5(ds: Dataset, d: Path, single: bool, b) -> None:
             g = f.create_group(f"episode_{i}", track_order=True)
             obs, final = _padded(ep)
             g.attrs.update({"id": i, "total_steps": T, "success": bool(ep.success), "protege_final_obs": final,
-                            "protege_info": json.dumps(ep.info)})
+                            "protege_rewards": ep.rewards is not None, "protege_info": json.dumps(ep.info)})
             if isinstance(ep.info.get("seed"), int):
                 g.attrs["seed"] = ep.info["seed"]
             if single:
@@ -304,7 +309,7 @@ def _write_columnar(ds: Dataset, d: Path, fmt: str, single: bool, b) -> None:
         else:
             pq.write_table(pa.table(cols), folder / "part-0.parquet")
         meta: dict[str, Any] = {"id": i, "total_steps": T, "success": bool(ep.success), "protege_final_obs": final,
-                                "protege_info": json.dumps(ep.info)}
+                                "protege_rewards": ep.rewards is not None, "protege_info": json.dumps(ep.info)}
         if isinstance(ep.info.get("seed"), int):
             meta["seed"] = ep.info["seed"]
         write_json(folder / "metadata.json", meta)

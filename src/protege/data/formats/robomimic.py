@@ -134,7 +134,7 @@ def _read_demo(path: Path, name: str, g: h5py.Group, keys: list[str]) -> Episode
     opt = {}
     for field, key in (("rewards", "rewards"), ("labels", "protege_labels"), ("label_mask", "protege_label_mask"),
                        ("source", "protege_source"), ("intervened", "protege_intervened")):
-        if key in g:
+        if key in g and not (field == "rewards" and not g.attrs.get("protege_rewards", True)):
             opt[field] = arr(key)
     dones = arr("dones") if "dones" in g else None
     success = bool(g.attrs["success"]) if "success" in g.attrs else bool(dones is not None and dones[-1])
@@ -170,7 +170,9 @@ def write_robomimic(ds: Dataset, path: str | Path, progress: Progress | None = N
             g.attrs["success"] = bool(ep.success)
             g.attrs["protege_info"] = json.dumps(ep.info)
             g.create_dataset("actions", data=ep.actions)
+            # robomimic always has rewards; zeros stand in for none, flagged so they read back as none.
             g.create_dataset("rewards", data=ep.rewards if ep.rewards is not None else np.zeros(T, np.float32))
+            g.attrs["protege_rewards"] = ep.rewards is not None
             dones = np.zeros(T, np.int64)
             dones[-1] = int(ep.success)  # robomimic marks the step that completed the task
             g.create_dataset("dones", data=dones)
