@@ -8,10 +8,22 @@ from protege.errors import ProtegeError
 from protege.policies.base import PolicyBase
 from protege.policies.gaussian import GaussianConfig, GaussianPolicy
 from protege.policies.mlp import MLPConfig, MLPPolicy
+from protege.policies.gmm import GMMConfig, GMMPolicy
+from protege.policies.discrete import DiscreteConfig, DiscretePolicy
+from protege.policies.chunked import ChunkedConfig, ChunkedPolicy
+from protege.policies.act import ACTConfig, ACTPolicy
+from protege.policies.diffusion import DiffusionConfig, DiffusionPolicy
+from protege.policies.flow import FlowConfig, FlowPolicy
 
 # name -> (config class, policy class)
 POLICIES: dict[str, tuple[type, type[PolicyBase]]] = {
     "mlp": (MLPConfig, MLPPolicy),
+    "gmm": (GMMConfig, GMMPolicy),
+    "discrete": (DiscreteConfig, DiscretePolicy),
+    "chunked": (ChunkedConfig, ChunkedPolicy),
+    "act": (ACTConfig, ACTPolicy),
+    "diffusion": (DiffusionConfig, DiffusionPolicy),
+    "flow": (FlowConfig, FlowPolicy),
     "gaussian": (GaussianConfig, GaussianPolicy),
 }
 

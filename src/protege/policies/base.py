@@ -41,6 +41,8 @@ class PolicyBase(nn.Module):
             self.obs_normalizer.set_stats(_concat_stats(stats, self.obs_keys))
             self.action_normalizer.set_stats(stats["action"])
         self._history: deque[dict[str, torch.Tensor]] = deque(maxlen=self.n_obs)
+        # Chunking heads set an execution strategy (policies/execution.py); None = execute the first action.
+        self.executor: Any = None
 
     # --- observations -------------------------------------------------------------------------
     def obs_features(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -64,6 +66,8 @@ class PolicyBase(nn.Module):
 
     def reset(self) -> None:
         self._history.clear()
+        if self.executor is not None:
+            self.executor.reset()
 
     def _stacked_history(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         self._history.append(obs)
@@ -74,7 +78,10 @@ class PolicyBase(nn.Module):
     @torch.no_grad()
     def select_action(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """obs key -> (B, ...) raw, current step  ->  (B, A) env units to execute now."""
-        return self.predict_chunk(self._stacked_history(obs))[:, 0]
+        stacked = self._stacked_history(obs)  # every step, so the history stays current between chunks
+        if self.executor is None:
+            return self.predict_chunk(stacked)[:, 0]
+        return self.executor.step(lambda: self.predict_chunk(stacked))
 
 
 def _concat_stats(stats: dict, keys: list[str]) -> dict[str, list[float]]:

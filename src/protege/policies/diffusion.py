@@ -1,0 +1,131 @@
+"""`diffusion`: denoising diffusion over action chunks (Diffusion Policy, state-based).
+
+Training (DDPM): add noise at a random step k of a `train_steps`-step cosine schedule to the normalised
+chunk and regress the noise with a conditional 1-D U-Net (policies/unet1d.py) that sees the flattened
+observation history. Sampling (DDIM, deterministic, eta = 0): start from Gaussian noise and take
+`inference_steps` evenly spaced denoising steps. An EMA of the denoiser's weights (updated after every
+optimiser step through the training loop's `after_optimizer_step` hook) is what acts and what
+validation scores.
+
+The only randomness at execution is the initial noise (B, H, A), which `predict_chunk` accepts as
+`noise` so an exported graph can take it as an input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from protege.data.windows import Batch
+from protege.policies.base import PolicyBase
+from protege.policies.common import EMA, masked_step_mean
+from protege.policies.execution import check_chunk_config, make_executor
+from protege.policies.unet1d import ConditionalUnet1D
+from protege.specs import Spec
+
+
+@dataclass
+class DiffusionConfig:
+    horizon: int = 16
+    """Actions per predicted chunk (H); must be divisible by 2**(len(down_dims) - 1)."""
+    n_obs: int = 2
+    """Observation history length the denoiser is conditioned on."""
+    execution: str = "receding"
+    """Execution strategy: "receding" (execute n_action_steps, then predict) or "ensemble" (temporal ensembling)."""
+    n_action_steps: int = 8
+    """Actions executed per chunk with receding horizon."""
+    ensemble_m: float = 0.01
+    """Temporal-ensembling weight decay m: weight exp(-m*i), i = 0 for the oldest chunk."""
+    down_dims: tuple[int, ...] = (64, 128)
+    """U-Net channels per level."""
+    kernel_size: int = 5
+    """Temporal convolution kernel size (steps)."""
+    train_steps: int = 100
+    """Diffusion steps of the training (DDPM) noise schedule."""
+    inference_steps: int = 10
+    """DDIM denoising steps at execution (fewer = faster, coarser)."""
+    ema_decay: float = 0.995
+    """Decay of the exponential moving average of the denoiser's weights (0 = no averaging)."""
+
+    def __post_init__(self) -> None:
+        self.down_dims = tuple(int(d) for d in self.down_dims)
+        check_chunk_config(self)
+        if self.horizon % (2 ** (len(self.down_dims) - 1)):
+            raise ValueError(f"horizon {self.horizon} must be divisible by {2 ** (len(self.down_dims) - 1)} "
+                             f"for {len(self.down_dims)} U-Net levels")
+        if not 1 <= self.inference_steps <= self.train_steps:
+            raise ValueError(f"inference_steps must be in [1, train_steps={self.train_steps}], got {self.inference_steps}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+
+def cosine_alphas_cumprod(steps: int, s: float = 0.008) -> torch.Tensor:
+    """alpha-bar_k for k = 0 .. steps-1 of the squared-cosine schedule (Nichol & Dhariwal), betas <= 0.999."""
+    f = lambda t: math.cos((t / steps + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+    betas = torch.tensor([min(1 - f(i + 1) / f(i), 0.999) for i in range(steps)], dtype=torch.float64)
+    return torch.cumprod(1 - betas, 0).float()
+
+
+class DiffusionPolicy(PolicyBase):
+    name = "diffusion"
+
+    def __init__(self, config: DiffusionConfig, spec: Spec, stats: dict | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon)
+        self.net = ConditionalUnet1D(self.action_dim, self.obs_dim * config.n_obs, config.down_dims, config.kernel_size)
+        self.ema = EMA(self.net, config.ema_decay)
+        self.register_buffer("alphas_cumprod", cosine_alphas_cumprod(config.train_steps))
+        # DDIM visits evenly spaced steps from the noisiest down to 0
+        ks = torch.linspace(config.train_steps - 1, 0, config.inference_steps).round().long()
+        self.register_buffer("ddim_steps", ks)
+        # per-step coefficients as Python floats: the sampling loop then runs no indexing ops
+        ab = [float(a) for a in self.alphas_cumprod[ks]] + [1.0]
+        self._ddim = [(ab[i] ** 0.5, (1 - ab[i]) ** 0.5, ab[i + 1] ** 0.5, (1 - ab[i + 1]) ** 0.5)
+                      for i in range(len(ks))]
+        self.executor = make_executor(config.execution, config.horizon, config.n_action_steps, config.ensemble_m)
+
+    # --- training ----------------------------------------------------------------------------
+    def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Noise-prediction MSE on the normalised chunk, padding steps left out."""
+        cond = self.obs_features(batch.obs).flatten(1)
+        x0 = self.action_normalizer(batch.action)
+        B = x0.shape[0]
+        k = torch.randint(0, self.config.train_steps, (B,), device=x0.device)
+        eps = torch.randn_like(x0)
+        ab = self.alphas_cumprod[k][:, None, None]
+        xk = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+        net = self.net if self.training else self.ema.model  # validation scores the weights that act
+        per_step = ((net(xk, k.float(), cond) - eps) ** 2).mean(-1)
+        loss = masked_step_mean(per_step, batch.action_pad, batch.weight)
+        return loss, {"noise_mse": float(loss.detach())}
+
+    def after_optimizer_step(self) -> None:
+        self.ema.update(self.net)
+
+    # --- sampling ----------------------------------------------------------------------------
+    def noise_shape(self, batch_size: int) -> tuple[int, ...]:
+        return (batch_size, self.horizon, self.action_dim)
+
+    def _sample(self, cond: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """DDIM (eta = 0) from noise (B, H, A) to a normalised chunk, clipped to [-1, 1]."""
+        x, net, B = noise, self.ema.model, noise.shape[0]
+        S = len(self._ddim)
+        # the conditioning of every step at once: (S, B, F)
+        film = net.film(self.ddim_steps.float()[:, None].expand(S, B), cond[None].expand(S, -1, -1))
+        for i, (s_ab, s_1mab, s_ab_prev, s_1mab_prev) in enumerate(self._ddim):
+            eps = net.denoise(x, film[i])
+            x0 = ((x - s_1mab * eps) / s_ab).clamp(-1, 1)
+            eps = (x - s_ab * x0) / s_1mab  # consistent with the clipped x0
+            x = s_ab_prev * x0 + s_1mab_prev * eps
+        return x.clamp(-1, 1)
+
+    @torch.no_grad()
+    def predict_chunk(self, obs: dict[str, torch.Tensor], noise: torch.Tensor | None = None,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """obs key -> (B, n_obs, ...) raw -> (B, H, A) env units. noise: (B, H, A) standard normal (drawn
+        with `generator` when not given)."""
+        cond = self.obs_features(obs).flatten(1)
+        if noise is None:
+            noise = torch.randn(self.noise_shape(cond.shape[0]), generator=generator, device=cond.device)
+        return self.action_normalizer.inverse(self._sample(cond, noise))

@@ -1,0 +1,130 @@
+"""`discrete`: each action dimension discretised into bins, trained with cross-entropy.
+
+For each of H steps and A dimensions an MLP outputs logits over `bins` bins. Bins are either uniform over
+the normalised action range [-1, 1] or quantile bins (equal numbers of training actions per bin, fitted
+by the training loop's `fit_data` hook), so resolution goes where the demonstrations are. At execution
+each dimension takes its argmax bin or samples one, and the bin's centre (its midpoint for uniform bins,
+the mean of the training actions that fell in it for quantile bins) is mapped back to env units.
+Dimensions are independent given the observation: a categorical per dimension can hold several modes
+(left and right) where a regression would average them.
+
+Sampling is a pure tensor function of a standard-normal `noise` (B, H, A) (through the normal CDF).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from protege.data.windows import Batch
+from protege.policies.base import PolicyBase
+from protege.policies.common import masked_step_mean, sample_categorical
+from protege.policies.execution import check_chunk_config, make_executor
+from protege.policies.nets import mlp
+from protege.specs import Spec
+
+BINNINGS = ("uniform", "quantile")
+
+
+@dataclass
+class DiscreteConfig:
+    bins: int = 64
+    """Bins per action dimension."""
+    binning: str = "uniform"
+    """"uniform" over the normalised range, or "quantile" (fitted to the training actions)."""
+    hidden_dims: tuple[int, ...] = (256, 256)
+    """Width of each hidden layer of the MLP."""
+    horizon: int = 1
+    """Predicted steps H (1 = single-step)."""
+    n_obs: int = 1
+    """Observation history length."""
+    execution: str = "receding"
+    """Execution strategy for H > 1: "receding" or "ensemble" (temporal ensembling)."""
+    n_action_steps: int = 1
+    """Actions executed per chunk with receding horizon."""
+    ensemble_m: float = 0.01
+    """Temporal-ensembling weight decay m: weight exp(-m*i), i = 0 for the oldest chunk."""
+    sample: bool = False
+    """At execution, sample each dimension's bin (True) or take its argmax (False)."""
+    label_smoothing: float = 0.0
+    """Cross-entropy label smoothing."""
+
+    def __post_init__(self) -> None:
+        self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
+        check_chunk_config(self)
+        if self.bins < 2:
+            raise ValueError(f"bins must be >= 2, got {self.bins}")
+        if self.binning not in BINNINGS:
+            raise ValueError(f"binning must be one of {BINNINGS}, got {self.binning!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
+
+class DiscretePolicy(PolicyBase):
+    name = "discrete"
+
+    def __init__(self, config: DiscreteConfig, spec: Spec, stats: dict | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon)
+        A, n = self.action_dim, config.bins
+        self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, config.horizon * A * n)
+        edges = torch.linspace(-1, 1, n + 1).repeat(A, 1)  # (A, bins + 1), normalised units
+        self.register_buffer("edges", edges)
+        self.register_buffer("centres", (edges[:, 1:] + edges[:, :-1]) / 2)  # (A, bins)
+        self.executor = make_executor(config.execution, config.horizon, config.n_action_steps, config.ensemble_m)
+
+    @torch.no_grad()
+    def fit_data(self, actions: torch.Tensor) -> None:
+        """Quantile bins from the training actions (N, A), env units; uniform bins need nothing."""
+        if self.config.binning != "quantile":
+            return
+        x = self.action_normalizer(actions.float()).clamp(-1, 1)
+        q = torch.linspace(0, 1, self.config.bins + 1, dtype=x.dtype)
+        edges = torch.quantile(x, q, dim=0).T.contiguous()  # (A, bins + 1)
+        edges[:, 0], edges[:, -1] = -1.0, 1.0
+        self.edges.copy_(edges)
+        idx = self._bin_index(x)  # (N, A)
+        mids = (edges[:, 1:] + edges[:, :-1]) / 2
+        sums = torch.zeros_like(mids).scatter_add_(1, idx.T, x.T)
+        counts = torch.zeros_like(mids).scatter_add_(1, idx.T, torch.ones_like(x.T))
+        # Repeated values (a gripper at exactly +-1) make empty zero-width bins: those keep the midpoint.
+        self.centres.copy_(torch.where(counts > 0, sums / counts.clamp_min(1), mids))
+
+    def _bin_index(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised actions (..., A) -> bin indices (..., A)."""
+        inner = self.edges[:, 1:-1]  # (A, bins - 1)
+        flat = x.reshape(-1, self.action_dim).T.contiguous()  # (A, N)
+        idx = torch.searchsorted(inner.contiguous(), flat, right=True)  # (A, N)
+        return idx.T.reshape(x.shape)
+
+    def _logits(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, n_obs, D) -> (B, H, A, bins)."""
+        return self.net(feats.flatten(1)).view(-1, self.horizon, self.action_dim, self.config.bins)
+
+    def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Cross-entropy of each dimension's target bin, averaged over dimensions; padding left out."""
+        logits = self._logits(self.obs_features(batch.obs))
+        target = self._bin_index(self.action_normalizer(batch.action).clamp(-1, 1))  # (B, H, A)
+        ce = F.cross_entropy(logits.flatten(0, 2), target.flatten(), reduction="none",
+                             label_smoothing=self.config.label_smoothing).view(target.shape)
+        loss = masked_step_mean(ce.mean(-1), batch.action_pad, batch.weight)
+        return loss, {"cross_entropy": float(loss.detach())}
+
+    def noise_shape(self, batch_size: int) -> tuple[int, ...]:
+        return (batch_size, self.horizon, self.action_dim)
+
+    @torch.no_grad()
+    def predict_chunk(self, obs: dict[str, torch.Tensor], noise: torch.Tensor | None = None,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """obs key -> (B, n_obs, ...) raw -> (B, H, A) env units. With `sample`, noise (B, H, A) standard
+        normal (drawn with `generator` when not given); otherwise argmax and noise is unused."""
+        logits = self._logits(self.obs_features(obs))
+        if self.config.sample:
+            if noise is None:
+                noise = torch.randn(self.noise_shape(logits.shape[0]), generator=generator, device=logits.device)
+            idx = sample_categorical(logits, noise)
+        else:
+            idx = logits.argmax(-1)  # (B, H, A)
+        centres = self.centres.expand(*idx.shape[:2], -1, -1)  # (B, H, A, bins)
+        return self.action_normalizer.inverse(centres.gather(-1, idx[..., None])[..., 0])

@@ -1,0 +1,113 @@
+"""`gmm`: a mixture density network (K Gaussian components with diagonal scales per predicted step).
+
+An MLP maps the observation history to, for each of H steps, mixture logits (K), component means (K, A)
+(tanh, in the normalised action range) and scales (K, A) (softplus + a floor, so no component collapses
+to a spike). Trained by the negative log-likelihood of the normalised demonstrated actions. At execution
+it takes the most likely mode (the mean of the component with the largest weight), or draws a component by
+its weight and takes its mean (the default: it commits to one of the demonstrated modes without adding
+noise within it), or samples the full mixture. Where demonstrations disagree (go left / go right), the components split between the
+modes instead of averaging them.
+
+Sampling is a pure tensor function of a standard-normal `noise` (B, H, 1 + A): the first channel picks
+the component (through the normal CDF), the rest perturbs within it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from protege.data.windows import Batch
+from protege.policies.base import PolicyBase
+from protege.policies.common import masked_step_mean, sample_categorical
+from protege.policies.execution import check_chunk_config, make_executor
+from protege.policies.nets import mlp
+from protege.specs import Spec
+
+SAMPLE_MODES = ("mode", "component", "full")
+
+
+@dataclass
+class GMMConfig:
+    components: int = 5
+    """Mixture components K."""
+    hidden_dims: tuple[int, ...] = (256, 256)
+    """Width of each hidden layer of the MLP."""
+    horizon: int = 1
+    """Predicted steps H (1 = single-step; > 1 predicts a chunk of independent per-step mixtures)."""
+    n_obs: int = 1
+    """Observation history length."""
+    execution: str = "receding"
+    """Execution strategy for H > 1: "receding" or "ensemble" (temporal ensembling)."""
+    n_action_steps: int = 1
+    """Actions executed per chunk with receding horizon."""
+    ensemble_m: float = 0.01
+    """Temporal-ensembling weight decay m: weight exp(-m*i), i = 0 for the oldest chunk."""
+    sample: str = "component"
+    """At execution: "mode" = mean of the most likely component; "component" = draw a component by its
+    weight and take its mean (picks a mode without adding noise inside it); "full" = draw from the mixture."""
+    min_std: float = 0.01
+    """Floor on each component's scale, in normalised action units ([-1, 1] range)."""
+
+    def __post_init__(self) -> None:
+        self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
+        check_chunk_config(self)
+        if self.components < 1:
+            raise ValueError(f"components must be >= 1, got {self.components}")
+        if self.sample not in SAMPLE_MODES:
+            raise ValueError(f"sample must be one of {SAMPLE_MODES}, got {self.sample!r}")
+        if self.min_std <= 0:
+            raise ValueError(f"min_std must be > 0, got {self.min_std}")
+
+
+class GMMPolicy(PolicyBase):
+    name = "gmm"
+
+    def __init__(self, config: GMMConfig, spec: Spec, stats: dict | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon)
+        K, A, H = config.components, self.action_dim, config.horizon
+        self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, H * K * (1 + 2 * A))
+        self.executor = make_executor(config.execution, H, config.n_action_steps, config.ensemble_m)
+
+    def _mixture(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, n_obs, D) -> logits (B, H, K), means (B, H, K, A), stds (B, H, K, A), normalised units."""
+        K, A, H = self.config.components, self.action_dim, self.horizon
+        out = self.net(feats.flatten(1)).view(-1, H, K, 1 + 2 * A)
+        logits = out[..., 0]
+        means = torch.tanh(out[..., 1:1 + A])
+        stds = F.softplus(out[..., 1 + A:]) + self.config.min_std
+        return logits, means, stds
+
+    def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Negative log-likelihood of the normalised target actions under the mixture, per step."""
+        logits, means, stds = self._mixture(self.obs_features(batch.obs))
+        x = self.action_normalizer(batch.action)[:, :, None]  # (B, H, 1, A)
+        log_comp = (-0.5 * ((x - means) / stds) ** 2 - stds.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_p = torch.logsumexp(torch.log_softmax(logits, -1) + log_comp, -1)  # (B, H)
+        loss = masked_step_mean(-log_p, batch.action_pad, batch.weight)
+        return loss, {"nll": float(loss.detach())}
+
+    def noise_shape(self, batch_size: int) -> tuple[int, ...]:
+        return (batch_size, self.horizon, 1 + self.action_dim)
+
+    @torch.no_grad()
+    def predict_chunk(self, obs: dict[str, torch.Tensor], noise: torch.Tensor | None = None,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """obs key -> (B, n_obs, ...) raw -> (B, H, A) env units. When sampling, noise (B, H, 1 + A) standard
+        normal (drawn with `generator` when not given); with sample="mode" noise is unused."""
+        logits, means, stds = self._mixture(self.obs_features(obs))
+        if self.config.sample != "mode":
+            if noise is None:
+                noise = torch.randn(self.noise_shape(logits.shape[0]), generator=generator, device=logits.device)
+            k = sample_categorical(logits, noise[..., 0])
+            pick = k[..., None, None].expand(*k.shape, 1, self.action_dim)
+            action = means.gather(2, pick)[:, :, 0]
+            if self.config.sample == "full":
+                action = (action + stds.gather(2, pick)[:, :, 0] * noise[..., 1:]).clamp(-1, 1)
+        else:
+            pick = logits.argmax(-1)[..., None, None].expand(*logits.shape[:2], 1, self.action_dim)
+            action = means.gather(2, pick)[:, :, 0]
+        return self.action_normalizer.inverse(action)
