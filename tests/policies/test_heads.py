@@ -118,7 +118,7 @@ def test_bad_config_is_refused():
 
     with pytest.raises(ValueError, match="n_action_steps"):
         GMMConfig(horizon=4, n_action_steps=5)
-    with pytest.raises(ValueError, match="divisible"):
+    with pytest.raises(ValueError, match="multiple of 2"):
         DiffusionConfig(horizon=7, n_action_steps=2)
     with pytest.raises(ValueError, match="execution"):
         POLICIES["act"][0](execution="sometimes")

@@ -19,7 +19,7 @@ from torch import nn
 
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
-from protege.policies.common import masked_step_mean
+from protege.policies.common import masked_step_mean, require
 from protege.policies.execution import check_chunk_config, make_executor
 from protege.specs import Spec
 
@@ -58,14 +58,12 @@ class ACTConfig:
     """At execution, draw z from the prior instead of using its mean (0)."""
 
     def __post_init__(self) -> None:
-        check_chunk_config(self)
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model {self.d_model} must be divisible by n_heads {self.n_heads}")
+        check_chunk_config(self, "act")
+        require(self.d_model % self.n_heads == 0, "act", "d_model", f"a multiple of n_heads={self.n_heads}",
+                self.d_model)
         for name in ("encoder_layers", "decoder_layers", "vae_layers", "latent_dim", "ff_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.kl_weight < 0:
-            raise ValueError(f"kl_weight must be >= 0, got {self.kl_weight}")
+            require(getattr(self, name) >= 1, "act", name, ">= 1", getattr(self, name))
+        require(self.kl_weight >= 0, "act", "kl_weight", ">= 0", self.kl_weight)
 
 
 def _encoder(c: ACTConfig, layers: int) -> nn.TransformerEncoder:

@@ -13,7 +13,7 @@ import torch
 
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
-from protege.policies.common import masked_step_mean
+from protege.policies.common import masked_step_mean, require
 from protege.policies.execution import check_chunk_config, make_executor
 from protege.policies.nets import mlp
 from protege.specs import Spec
@@ -38,9 +38,9 @@ class ChunkedConfig:
 
     def __post_init__(self) -> None:
         self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
-        check_chunk_config(self)
-        if not self.hidden_dims or min(self.hidden_dims) < 1:
-            raise ValueError(f"hidden_dims must be positive, got {self.hidden_dims}")
+        check_chunk_config(self, "chunked")
+        require(bool(self.hidden_dims) and min(self.hidden_dims) >= 1, "chunked", "hidden_dims", "positive widths",
+                self.hidden_dims)
 
 
 class ChunkedPolicy(PolicyBase):

@@ -14,6 +14,8 @@ import math
 import torch
 from torch import nn
 
+from protege.errors import ProtegeError, bad_input
+
 
 def masked_step_mean(per_step: torch.Tensor, pad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Mean of a per-step loss (B, H) over steps that are not padding (pad (B, H) True = past the episode
@@ -64,3 +66,13 @@ class EMA(nn.Module):
         for e, s in zip(self.model.buffers(), source.buffers()):
             e.copy_(s)
         self.updates += 1
+
+
+class PolicyConfigError(ProtegeError, ValueError):
+    """A policy config field out of range: one line for the CLI, still a ValueError for callers."""
+
+
+def require(ok: bool, head: str, field: str, expected: str, found: object) -> None:
+    """Raise `<head> config: field '<field>': expected <expected>, found <found>` unless `ok`."""
+    if not ok:
+        raise PolicyConfigError(str(bad_input(f"{head} config", field, expected, repr(found))))

@@ -20,7 +20,7 @@ import torch
 
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
-from protege.policies.common import EMA, masked_step_mean
+from protege.policies.common import EMA, masked_step_mean, require
 from protege.policies.execution import check_chunk_config, make_executor
 from protege.policies.unet1d import ConditionalUnet1D
 from protege.specs import Spec
@@ -51,14 +51,13 @@ class DiffusionConfig:
 
     def __post_init__(self) -> None:
         self.down_dims = tuple(int(d) for d in self.down_dims)
-        check_chunk_config(self)
-        if self.horizon % (2 ** (len(self.down_dims) - 1)):
-            raise ValueError(f"horizon {self.horizon} must be divisible by {2 ** (len(self.down_dims) - 1)} "
-                             f"for {len(self.down_dims)} U-Net levels")
-        if not 1 <= self.inference_steps <= self.train_steps:
-            raise ValueError(f"inference_steps must be in [1, train_steps={self.train_steps}], got {self.inference_steps}")
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        check_chunk_config(self, "diffusion")
+        levels = 2 ** (len(self.down_dims) - 1)
+        require(self.horizon % levels == 0, "diffusion", "horizon",
+                f"a multiple of {levels} for {len(self.down_dims)} U-Net levels", self.horizon)
+        require(1 <= self.inference_steps <= self.train_steps, "diffusion", "inference_steps",
+                f"in [1, train_steps={self.train_steps}]", self.inference_steps)
+        require(0 <= self.ema_decay < 1, "diffusion", "ema_decay", "in [0, 1)", self.ema_decay)
 
 
 def cosine_alphas_cumprod(steps: int, s: float = 0.008) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
-from protege.policies.common import masked_step_mean, sample_categorical
+from protege.policies.common import masked_step_mean, require, sample_categorical
 from protege.policies.execution import check_chunk_config, make_executor
 from protege.policies.nets import mlp
 from protege.specs import Spec
@@ -53,13 +53,10 @@ class DiscreteConfig:
 
     def __post_init__(self) -> None:
         self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
-        check_chunk_config(self)
-        if self.bins < 2:
-            raise ValueError(f"bins must be >= 2, got {self.bins}")
-        if self.binning not in BINNINGS:
-            raise ValueError(f"binning must be one of {BINNINGS}, got {self.binning!r}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        check_chunk_config(self, "discrete")
+        require(self.bins >= 2, "discrete", "bins", ">= 2", self.bins)
+        require(self.binning in BINNINGS, "discrete", "binning", f"one of {BINNINGS}", self.binning)
+        require(0 <= self.label_smoothing < 1, "discrete", "label_smoothing", "in [0, 1)", self.label_smoothing)
 
 
 class DiscretePolicy(PolicyBase):

@@ -100,15 +100,13 @@ def make_executor(execution: str, horizon: int, n_action_steps: int, ensemble_m:
     raise ValueError(f"execution must be one of {EXECUTIONS}, got {execution!r}")
 
 
-def check_chunk_config(config: Any) -> None:
+def check_chunk_config(config: Any, head: str) -> None:
     """Validate the fields every chunking config shares: horizon, n_obs, execution, n_action_steps, m."""
-    if config.horizon < 1:
-        raise ValueError(f"horizon must be >= 1, got {config.horizon}")
-    if config.n_obs < 1:
-        raise ValueError(f"n_obs must be >= 1, got {config.n_obs}")
-    if config.execution not in EXECUTIONS:
-        raise ValueError(f"execution must be one of {EXECUTIONS}, got {config.execution!r}")
-    if not 1 <= config.n_action_steps <= config.horizon:
-        raise ValueError(f"n_action_steps must be in [1, horizon={config.horizon}], got {config.n_action_steps}")
-    if config.ensemble_m < 0:
-        raise ValueError(f"ensemble_m must be >= 0, got {config.ensemble_m}")
+    from protege.policies.common import require
+
+    require(config.horizon >= 1, head, "horizon", ">= 1", config.horizon)
+    require(config.n_obs >= 1, head, "n_obs", ">= 1", config.n_obs)
+    require(config.execution in EXECUTIONS, head, "execution", f"one of {EXECUTIONS}", config.execution)
+    require(1 <= config.n_action_steps <= config.horizon, head, "n_action_steps",
+            f"in [1, horizon={config.horizon}]", config.n_action_steps)
+    require(config.ensemble_m >= 0, head, "ensemble_m", ">= 0", config.ensemble_m)

@@ -16,7 +16,7 @@ import torch
 
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
-from protege.policies.common import EMA, masked_step_mean
+from protege.policies.common import EMA, masked_step_mean, require
 from protege.policies.execution import check_chunk_config, make_executor
 from protege.policies.unet1d import ConditionalUnet1D
 from protege.specs import Spec
@@ -49,16 +49,13 @@ class FlowConfig:
 
     def __post_init__(self) -> None:
         self.down_dims = tuple(int(d) for d in self.down_dims)
-        check_chunk_config(self)
-        if self.horizon % (2 ** (len(self.down_dims) - 1)):
-            raise ValueError(f"horizon {self.horizon} must be divisible by {2 ** (len(self.down_dims) - 1)} "
-                             f"for {len(self.down_dims)} U-Net levels")
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        check_chunk_config(self, "flow")
+        levels = 2 ** (len(self.down_dims) - 1)
+        require(self.horizon % levels == 0, "flow", "horizon",
+                f"a multiple of {levels} for {len(self.down_dims)} U-Net levels", self.horizon)
+        require(self.steps >= 1, "flow", "steps", ">= 1", self.steps)
+        require(self.method in METHODS, "flow", "method", f"one of {METHODS}", self.method)
+        require(0 <= self.ema_decay < 1, "flow", "ema_decay", "in [0, 1)", self.ema_decay)
 
 
 class FlowPolicy(PolicyBase):

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
-from protege.policies.common import masked_step_mean, sample_categorical
+from protege.policies.common import masked_step_mean, require, sample_categorical
 from protege.policies.execution import check_chunk_config, make_executor
 from protege.policies.nets import mlp
 from protege.specs import Spec
@@ -54,13 +54,10 @@ class GMMConfig:
 
     def __post_init__(self) -> None:
         self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
-        check_chunk_config(self)
-        if self.components < 1:
-            raise ValueError(f"components must be >= 1, got {self.components}")
-        if self.sample not in SAMPLE_MODES:
-            raise ValueError(f"sample must be one of {SAMPLE_MODES}, got {self.sample!r}")
-        if self.min_std <= 0:
-            raise ValueError(f"min_std must be > 0, got {self.min_std}")
+        check_chunk_config(self, "gmm")
+        require(self.components >= 1, "gmm", "components", ">= 1", self.components)
+        require(self.sample in SAMPLE_MODES, "gmm", "sample", f"one of {SAMPLE_MODES}", self.sample)
+        require(self.min_std > 0, "gmm", "min_std", "> 0", self.min_std)
 
 
 class GMMPolicy(PolicyBase):

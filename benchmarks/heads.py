@@ -1,0 +1,232 @@
+"""Every policy head on the same demonstrations: success, training time, inference latency (issue 3).
+
+Protocol: record 50 demonstrations per task once with the scripted expert (recording seeds 0..49) and
+reuse them for every head; for each head and training seed, train with `train_bc` (the head's default
+config, TrainConfig defaults except `steps`, per task below) and evaluate on 50 episodes with evaluation
+seeds (disjoint from the recording seeds). Report the mean success over training seeds with the pooled
+95% Wilson interval over all evaluation episodes, the training wall time, and inference latency at
+batch 1 on the CPU (one thread): per `select_action` call over whole episodes (median and 99th
+percentile, wall clock and thread CPU time; the CPU is shared, so CPU time is the steadier figure) and
+per full `predict_chunk` call.
+
+Runs are cached under runs/bench/heads/ (one result.json per task/head/seed), so an interrupted run
+resumes and the tables are rewritten after every run with whatever has been measured.
+
+    python benchmarks/heads.py                                   # the full grid (7 heads x 4 tasks x 3 seeds)
+    python benchmarks/heads.py --tasks bimodal --seeds 0 1 2     # a part of it
+    python benchmarks/heads.py --latency-only                    # only the latency table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ROOT, write_outputs  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from protege.algos.bc import TrainConfig, train_bc  # noqa: E402
+from protege.checkpoint import CheckpointActorFactory, load_checkpoint  # noqa: E402
+from protege.data.native import load_dataset  # noqa: E402
+from protege.envs import get_task  # noqa: E402
+from protege.evaluation.evaluate import evaluate  # noqa: E402
+from protege.evaluation.metrics import wilson_interval  # noqa: E402
+from protege.evaluation.rollout import eval_seeds  # noqa: E402
+from protege.policies import make_policy  # noqa: E402
+from protege.progress import TqdmProgress  # noqa: E402
+from protege.recording import record_expert  # noqa: E402
+
+HEADS = ["mlp", "gmm", "discrete", "chunked", "act", "diffusion", "flow"]
+TASKS = ["bimodal", "metaworld/pick-place", "pendulum", "metaworld/assembly"]
+# (gradient steps, batch size) per task: sized so the grid fits a 2-core CPU shared with other jobs
+STEPS = {"bimodal": (1000, 128), "pendulum": (2000, 128), "metaworld/pick-place": (2000, 128),
+         "metaworld/assembly": (2000, 128)}
+RUNS = ROOT / "runs" / "bench"
+DEMOS = 50
+
+
+def slug(task: str) -> str:
+    return task.replace("/", "_")
+
+
+def dataset_for(task: str, progress=None) -> Path:
+    """The task's 50 demonstrations, recorded once (recording seeds 0..49) and reused by every head."""
+    path = RUNS / "data" / slug(task)
+    if not (path / "meta.json").exists():
+        record_expert(task, DEMOS, path, seed=0, overwrite=True, progress=progress)
+    return path
+
+
+def checkpoint_for(task: str, head: str, seed: int, steps: tuple[int, int], progress=None) -> tuple[Path, float]:
+    """Train (or reuse) the checkpoint of `head` on `task` with training seed `seed`; (path, train seconds)."""
+    ckpt = RUNS / "heads" / slug(task) / f"{head}-s{seed}"
+    meta = ckpt / "train_time.json"
+    if meta.exists() and (ckpt / "model.safetensors").exists():
+        return ckpt, json.loads(meta.read_text())["wall_seconds"]
+    ds = load_dataset(dataset_for(task, progress))
+    result = train_bc(ds, head, None, TrainConfig(steps=steps[0], batch_size=steps[1], seed=seed), out=ckpt,
+                      progress=progress)
+    meta.write_text(json.dumps({"wall_seconds": result.wall_seconds, "steps": steps[0], "batch_size": steps[1]}))
+    return ckpt, result.wall_seconds
+
+
+def run_one(task: str, head: str, seed: int, episodes: int, steps: tuple[int, int], workers: int,
+            progress) -> dict | None:
+    cache = RUNS / "heads" / slug(task) / f"{head}-s{seed}" / "result.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    claim = cache.with_name("claimed")
+    if claim.exists():  # another benchmark process is on it; its result is picked up when tables are written
+        return None
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    claim.touch()
+    ckpt, wall = checkpoint_for(task, head, seed, steps, progress)
+    ds_seeds = load_dataset(dataset_for(task)).meta["provenance"]["episode_seeds"]
+    ev = evaluate(get_task(task), CheckpointActorFactory(ckpt), episodes, seed=0, workers=workers,
+                  training_seeds=ds_seeds, progress=progress)
+    out = {"task": task, "head": head, "seed": seed, "steps": steps[0], "batch_size": steps[1], "train_seconds": wall,
+           "successes": ev.summary.successes, "episodes": ev.summary.episodes,
+           "success_rate": ev.summary.success_rate, "mean_length": ev.summary.mean_length}
+    cache.write_text(json.dumps(out, indent=2))
+    return out
+
+
+@torch.inference_mode()
+def latency(head: str, task: str, calls: int = 300) -> dict:
+    """Batch-1 CPU latency of `select_action` over consecutive steps (resetting every task horizon) and of
+    `predict_chunk`, in ms: median and p99, wall clock and thread CPU time. Untrained weights: the cost
+    does not depend on their values."""
+    t = get_task(task)
+    policy = make_policy(head, None, t.spec, None).eval()
+    env = t.make_env()
+    obs, _ = env.reset(seed=eval_seeds(0, 1)[0])
+    x = {k: torch.as_tensor(v)[None] for k, v in obs.items() if k in policy.obs_keys}
+    hist = {k: v[:, None].expand(1, policy.n_obs, *v.shape[1:]) for k, v in x.items()}
+    env.close()
+
+    def timed(fn, n):
+        wall, cpu = [], []
+        for i in range(n):
+            w0, c0 = time.perf_counter(), time.thread_time()
+            fn(i)
+            cpu.append(time.thread_time() - c0)
+            wall.append(time.perf_counter() - w0)
+        return wall, cpu
+
+    def step(i):
+        if i % t.horizon == 0:
+            policy.reset()
+        policy.select_action(x)
+
+    timed(step, 20)  # warm-up
+    policy.reset()
+    s_wall, s_cpu = timed(step, calls)
+    timed(lambda i: policy.predict_chunk(hist), 10)
+    c_wall, c_cpu = timed(lambda i: policy.predict_chunk(hist), max(50, calls // 4))
+    ms = lambda v, q: 1e3 * float(np.quantile(v, q))  # noqa: E731
+    return {"head": head, "task": task, "params": sum(p.numel() for p in policy.parameters() if p.requires_grad),
+            "horizon": policy.horizon,
+            "select_median_ms": ms(s_wall, 0.5), "select_p99_ms": ms(s_wall, 0.99),
+            "select_cpu_median_ms": ms(s_cpu, 0.5), "select_cpu_p99_ms": ms(s_cpu, 0.99),
+            "chunk_median_ms": ms(c_wall, 0.5), "chunk_cpu_median_ms": ms(c_cpu, 0.5)}
+
+
+def aggregate(results: list[dict]) -> list[dict]:
+    rows = []
+    for task in TASKS:
+        for head in HEADS:
+            rs = [r for r in results if r["task"] == task and r["head"] == head]
+            if not rs:
+                continue
+            k, n = sum(r["successes"] for r in rs), sum(r["episodes"] for r in rs)
+            lo, hi = wilson_interval(k, n)
+            rows.append({"task": task, "head": head, "seeds": sorted(r["seed"] for r in rs),
+                         "mean_success": statistics.mean(r["success_rate"] for r in rs),
+                         "per_seed": [r["success_rate"] for r in sorted(rs, key=lambda r: r["seed"])],
+                         "ci_low": lo, "ci_high": hi, "episodes": n,
+                         "train_seconds": statistics.mean(r["train_seconds"] for r in rs), "steps": rs[0]["steps"],
+                         "batch_size": rs[0]["batch_size"]})
+    return rows
+
+
+def markdown(rows: list[dict], lat: list[dict], command: str) -> str:
+    lines = ["# Policy heads: success, training time, latency", "",
+             f"Produced by `{command}`. 50 demonstrations per task (recording seeds 0..49), the same for every "
+             "head; each head with its default config; 50 evaluation episodes per training seed on seeds disjoint "
+             "from the demonstrations. Success: mean over training seeds, with the 95% Wilson interval of all "
+             "evaluation episodes pooled (the episode count says how many were run). Training time is wall clock on a 2-core CPU shared with other jobs "
+             "(compare within one table only).", ""]
+    if rows:
+        lines += ["| task | head | success (mean over seeds) | 95% Wilson (pooled) | per seed (%) | steps x batch | train time (s) |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            per = ", ".join(f"{100 * s:.0f}" for s in r["per_seed"])
+            lines.append(f"| {r['task']} | {r['head']} | {100 * r['mean_success']:.0f}% | "
+                         f"[{100 * r['ci_low']:.0f}, {100 * r['ci_high']:.0f}] ({r['episodes']} ep) | {per} | "
+                         f"{r['steps']} x {r['batch_size']} | {r['train_seconds']:.0f} |")
+        lines.append("")
+    if lat:
+        lines += [f"## Inference latency at batch 1 (CPU, 1 thread, {lat[0]['task']} observation/action sizes)", "",
+                  "`select_action` is timed over consecutive steps, so chunking heads show cheap queue pops and "
+                  "occasional full predictions (the p99). Wall clock includes time the shared CPU spent on "
+                  "other jobs; thread CPU time does not.", "",
+                  "| head | params | H | select_action median (ms) | p99 (ms) | CPU-time median | CPU-time p99 | "
+                  "predict_chunk median (ms) | CPU-time median |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in lat:
+            lines.append(f"| {r['head']} | {r['params']:,} | {r['horizon']} | {r['select_median_ms']:.3f} | "
+                         f"{r['select_p99_ms']:.2f} | {r['select_cpu_median_ms']:.3f} | {r['select_cpu_p99_ms']:.2f} | "
+                         f"{r['chunk_median_ms']:.2f} | {r['chunk_cpu_median_ms']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--tasks", nargs="+", default=TASKS)
+    p.add_argument("--heads", nargs="+", default=HEADS)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--eval-episodes", type=int, default=50)
+    p.add_argument("--steps", type=int, default=None, help="override every task's gradient steps")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--latency-only", action="store_true")
+    p.add_argument("--latency-task", default="metaworld/pick-place")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    progress = TqdmProgress()
+    command = "python benchmarks/heads.py " + " ".join(sys.argv[1:])
+    out_json = ROOT / "docs" / "benchmarks" / "heads.json"
+    previous = json.loads(out_json.read_text()) if out_json.exists() else {}
+    lat = previous.get("latency", [])
+    if args.latency_only or not lat:
+        lat = [latency(h, args.latency_task) for h in HEADS]
+    if not args.latency_only:
+        # seeds outermost: a partial run covers every head and task with one seed before adding more
+        for seed in args.seeds:
+            for task in args.tasks:
+                for head in args.heads:
+                    steps = (args.steps or STEPS[task][0], STEPS[task][1])
+                    if run_one(task, head, seed, args.eval_episodes, steps, args.workers, progress):
+                        write(cached_results(), lat, command)
+    write(cached_results(), lat, command)
+
+
+def cached_results() -> list[dict]:
+    """Every finished run, also those of earlier or parallel invocations."""
+    return [json.loads(f.read_text()) for f in sorted((RUNS / "heads").glob("*/*/result.json"))]
+
+
+def write(results: list[dict], lat: list[dict], command: str) -> None:
+    rows = aggregate(results)
+    write_outputs("heads", {"results": rows, "runs": results, "latency": lat, "steps": STEPS}, markdown(rows, lat, command))
+
+
+if __name__ == "__main__":
+    main()
