@@ -34,6 +34,8 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/heads.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/multimodality.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/chunk_ablation.py
+	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/rl_speed.py
+	for t in pick-place assembly shelf-place; do OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/dapg_table.py --task $$t --demos 10 --env-steps 100000; done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -214,7 +214,9 @@ def train_rl(task: Task, policy: GaussianPolicy, config: RLConfig, out: str | Pa
         while env_steps < config.env_steps:
             # --- sample ------------------------------------------------------------------------
             gen.manual_seed(config.seed * 1_000_003 + iteration)
+            t_sample = time.perf_counter()
             eps = sampler.sample(policy, _episode_seeds(config.seed, iteration, config.episodes_per_iter), gen)
+            t_update = time.perf_counter()
             feats = policy.features(torch.from_numpy(eps.obs))
             with torch.no_grad():
                 actions = torch.from_numpy(eps.actions)
@@ -244,13 +246,15 @@ def train_rl(task: Task, policy: GaussianPolicy, config: RLConfig, out: str | Pa
                                 config.value_batch_size, config.value_lr, gen)
 
             # --- bookkeeping: curve, checkpoint, progress --------------------------------------
+            t_done = time.perf_counter()
             iteration += 1
             env_steps += eps.num_steps
             wall = wall_before + time.perf_counter() - start
             row = {"iteration": iteration, "env_steps": env_steps, "wall_s": wall,
                    "success_rate": float(eps.success.mean()), "mean_return": float(eps.returns.mean()),
                    "demo_weight": w, "kl": float(metrics.get("kl", 0.0)), "value_loss": vf_loss,
-                   "std_mean": float(torch.exp(policy.log_std.detach()).mean())}
+                   "std_mean": float(torch.exp(policy.log_std.detach()).mean()),
+                   "sample_s": t_update - t_sample, "update_s": t_done - t_update}
             curve.append(row)
             state = {"algo": config.algo, "iteration": iteration, "env_steps": env_steps, "wall_s": wall,
                      "curve": curve, "value": value.state_dict(), "optimizer": optimizer.state_dict()}

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 COLUMNS = ["iteration", "env_steps", "wall_s", "success_rate", "mean_return", "demo_weight", "kl",
-           "value_loss", "std_mean"]
+           "value_loss", "std_mean", "sample_s", "update_s"]
 
 
 def write_csv(rows: list[dict[str, float]], path: Path) -> None:
