@@ -1,8 +1,8 @@
 """Converting a 100-episode Meta-World dataset to and from each format, and loading each for training.
 
 Records `metaworld/pick-place` x 100 with the scripted expert (state observations, 39-D; the episodes
-keep their final observation), then for each format (LeRobot v3.0, robomimic HDF5, Minari HDF5, Minari
-Arrow, and native as the reference) measures:
+keep their final observation), then for each format (LeRobot v3.0, robomimic HDF5, Minari HDF5 / Arrow /
+Parquet, and native as the reference) measures:
 
 - to:   native -> format (write to a temporary path, read back, compare, rename: what `protege convert` does)
 - from: format -> native (the same, the other way)
@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 FORMATS = [("protege", {}), ("lerobot", {}), ("robomimic", {}), ("minari", {"data_format": "hdf5"}),
-           ("minari", {"data_format": "arrow"})]
+           ("minari", {"data_format": "arrow"}), ("minari", {"data_format": "parquet"})]
 
 
 def _label(fmt: str, opts: dict) -> str:
