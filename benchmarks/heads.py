@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from protege.algos.bc import TrainConfig, train_bc  # noqa: E402
-from protege.checkpoint import CheckpointActorFactory, load_checkpoint  # noqa: E402
+from protege.checkpoint import CheckpointActorFactory  # noqa: E402
 from protege.data.native import load_dataset  # noqa: E402
 from protege.envs import get_task  # noqa: E402
 from protege.evaluation.evaluate import evaluate  # noqa: E402

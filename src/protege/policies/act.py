@@ -1,5 +1,9 @@
 """`act`: Action Chunking with Transformers (Zhao et al. 2023), state-based and sized for a CPU.
 
+Defaults are small (width 64, 2 encoder + 1 decoder layers, a 1-layer posterior encoder, ~0.2M
+parameters): a state vector is one token, not a grid of image features, and ACT's image-sized
+transformer costs minutes per thousand steps on a shared 2-core CPU for no gain on such inputs.
+
 A conditional VAE over action chunks:
 - encoder (training only): a transformer over [CLS, observation, a_1 .. a_H] whose CLS output gives the
   posterior mean and log-variance of a latent z (latent_dim);
@@ -36,17 +40,17 @@ class ACTConfig:
     """Actions executed per chunk with receding horizon."""
     ensemble_m: float = 0.01
     """Temporal-ensembling weight decay m: weight exp(-m*i), i = 0 for the oldest chunk."""
-    d_model: int = 128
+    d_model: int = 64
     """Transformer width."""
     n_heads: int = 4
     """Attention heads."""
-    ff_dim: int = 512
+    ff_dim: int = 256
     """Feed-forward width inside each transformer layer."""
     encoder_layers: int = 2
     """Layers of the policy's transformer encoder."""
-    decoder_layers: int = 2
+    decoder_layers: int = 1
     """Layers of the policy's transformer decoder."""
-    vae_layers: int = 2
+    vae_layers: int = 1
     """Layers of the CVAE posterior encoder (training only)."""
     latent_dim: int = 16
     """Size of the CVAE latent z."""

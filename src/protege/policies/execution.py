@@ -20,6 +20,8 @@ from typing import Any, Callable, Protocol
 
 import torch
 
+from protege.policies.common import require
+
 EXECUTIONS = ("receding", "ensemble")
 
 
@@ -102,8 +104,6 @@ def make_executor(execution: str, horizon: int, n_action_steps: int, ensemble_m:
 
 def check_chunk_config(config: Any, head: str) -> None:
     """Validate the fields every chunking config shares: horizon, n_obs, execution, n_action_steps, m."""
-    from protege.policies.common import require
-
     require(config.horizon >= 1, head, "horizon", ">= 1", config.horizon)
     require(config.n_obs >= 1, head, "n_obs", ">= 1", config.n_obs)
     require(config.execution in EXECUTIONS, head, "execution", f"one of {EXECUTIONS}", config.execution)
