@@ -8,8 +8,9 @@ Protocol, per task:
   5. each policy evaluated on the same 50 evaluation seeds (disjoint from every recording and RL
      seed), with 95% Wilson intervals; wall time and environment steps recorded per cell.
 
-Each task writes `docs/benchmarks/dapg_table/<task>.json` and its learning curves (sampled-episode success
-against environment steps, RL alone and DAPG on one plot) to `docs/benchmarks/dapg_<task>.png`; the table
+Each (task, N) writes `docs/benchmarks/dapg_table/<task>_<N>demos.json` and its learning curves
+(sampled-episode success against environment steps, RL alone and DAPG on one plot) to
+`docs/benchmarks/dapg_<task>_<N>demos.png`; the table
 `docs/benchmarks/dapg_table.md` is rebuilt from every task JSON present, so tasks can run in separate
 processes:
 
@@ -60,7 +61,7 @@ def run_task(short: str, n_demos: int, env_steps: int, eval_episodes: int, runs:
     torch.set_num_threads(1)
     name = f"metaworld/{short}"
     task = get_task(name)
-    work = runs / short
+    work = runs / f"{short}_{n_demos}demos"
     progress = TqdmProgress()
 
     # --- demonstrations ---------------------------------------------------------------------------
@@ -94,14 +95,14 @@ def run_task(short: str, n_demos: int, env_steps: int, eval_episodes: int, runs:
                  "train_wall_s": dapg.wall_seconds, "iterations": dapg.iterations},
     }
     cells["BC alone"]["bc_best_step"] = bc_cfg.get("best_step")
-    plot_curves({"RL alone": rl_res.curve, "DAPG": dapg.curve}, OUT / f"dapg_{short}.png",
+    plot_curves({"RL alone": rl_res.curve, "DAPG": dapg.curve}, OUT / f"dapg_{short}_{len(demos)}demos.png",
                 f"{name}: {len(demos)} demos, BC alone {cells['BC alone']['formatted']} (deterministic eval)")
     out = {"task": name, "demos": len(demos), "demo_steps": demos.num_steps, "env_step_budget": env_steps,
            "rl_config": rl, "cells": cells, "curves": {"RL alone": rl_res.curve, "DAPG": dapg.curve},
            "process_wall_s": {"dapg": dapg_wall, "rl": rl_wall}, "machine": machine(),
            "command": " ".join(["python", "benchmarks/dapg_table.py", *sys.argv[1:]])}
     TABLE_DIR.mkdir(parents=True, exist_ok=True)
-    (TABLE_DIR / f"{short}.json").write_text(json.dumps(out, indent=1) + "\n")
+    (TABLE_DIR / f"{short}_{len(demos)}demos.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
 
 
@@ -125,7 +126,7 @@ def write_table() -> str:
     if rows:
         r0 = rows[0]
         lines += ["", f"Settings: {json.dumps(r0['rl_config'])}; episodes per iteration as listed; "
-                  "learning curves: `dapg_<task>.png`.", "", "Commands:", ""]
+                  "learning curves: `dapg_<task>_<N>demos.png`.", "", "Commands:", ""]
         lines += [f"    {r['command']}" for r in rows]
     md = "\n".join(lines) + "\n"
     OUT.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from protege.algos.npg import NPG, DemoTerm, NPGConfig, PolicyBatch
 from protege.algos.ppo import PPO, PPOConfig
 from protege.algos.rl_checkpoint import latest_iteration, load_iteration, save_iteration
 from protege.algos.rl_curve import plot_curves, write_csv
-from protege.algos.rl_rollout import VecSampler, flat_obs
+from protege.algos.rl_rollout import VecSampler
 from protege.algos.value import ValueFunction
 from protege.checkpoint import load_checkpoint
 from protege.data.native import Dataset
@@ -153,8 +153,9 @@ def random_stats(task: Task, episodes: int, seed: int) -> tuple[dict[str, Any], 
 
 def demo_tensors(policy: GaussianPolicy, demos: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """All demonstration steps as (M, D) normalised features and (M, A) normalised target actions."""
-    obs = np.stack([flat_obs({k: e.step_observations()[k][t] for k in policy.obs_keys}, policy.obs_keys)
-                    for e in demos.episodes for t in range(len(e))])
+    # Keys concatenated in policy order, as `flat_obs` does for one observation.
+    obs = np.concatenate([np.concatenate([e.step_observations()[k].reshape(len(e), -1) for k in policy.obs_keys],
+                                         axis=1) for e in demos.episodes]).astype(np.float32)
     acts = np.concatenate([e.targets for e in demos.episodes]).astype(np.float32)
     with torch.no_grad():
         return policy.features(torch.from_numpy(obs)), policy.action_normalizer(torch.from_numpy(acts))
