@@ -1,8 +1,8 @@
 """BC success against the number of demonstrations (issue: foundation).
 
 Protocol: record the largest demonstration set once per task with the scripted expert (recording seeds
-0..N-1); for each size n, train BC (`mlp`, default config, default TrainConfig) on the first n episodes with
-3 training seeds; evaluate each on 50 episodes with evaluation seeds (disjoint from every recording seed);
+0..N-1); for each size n, train BC (`mlp` with dropout 0.1, 3000 steps) on the first n episodes
+with 3 training seeds; evaluate each on 50 episodes with evaluation seeds (disjoint from every recording seed);
 report mean success over seeds with the pooled 95% Wilson interval over all 150 episodes, and the expert on
 the same 50 evaluation seeds.
 
@@ -29,6 +29,7 @@ from protege.data.native import Dataset, load_dataset  # noqa: E402
 from protege.envs import ExpertFactory, get_task  # noqa: E402
 from protege.evaluation.evaluate import evaluate  # noqa: E402
 from protege.evaluation.metrics import wilson_interval  # noqa: E402
+from protege.policies import MLPConfig  # noqa: E402
 from protege.progress import TqdmProgress  # noqa: E402
 from protege.recording import record_expert  # noqa: E402
 
@@ -41,9 +42,12 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--eval-episodes", type=int, default=50)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--dropout", type=float, default=0.1)
     args = p.parse_args()
     seeds = [0] if args.quick else [0, 1, 2]
-    steps = 2000 if args.quick else TrainConfig().steps
+    steps = 1000 if args.quick else args.steps
+    policy_config = MLPConfig(dropout=args.dropout)
     grid = {"metaworld/pick-place": [10, 25, 50, 100], "metaworld/assembly": [50]}
     progress = TqdmProgress()
     work = Path(tempfile.mkdtemp(prefix="bc_scaling_"))
@@ -62,7 +66,7 @@ def main() -> None:
                 per_seed, total_succ, total_eps, wall = [], 0, 0, []
                 for s in seeds:
                     ckpt = work / f"{task_name.replace('/', '_')}_{n}_{s}"
-                    res = train_bc(subset, "mlp", None, TrainConfig(steps=steps, seed=s), out=ckpt, progress=progress)
+                    res = train_bc(subset, "mlp", policy_config, TrainConfig(steps=steps, seed=s), out=ckpt, progress=progress)
                     ev = evaluate(task, CheckpointActorFactory(ckpt), args.eval_episodes, seed=0,
                                   workers=args.workers, training_seeds=list(range(n)), progress=progress).summary
                     per_seed.append(ev.success_rate)
@@ -88,13 +92,14 @@ def main() -> None:
     minutes = (time.perf_counter() - t_start) / 60
     md = "\n".join([
         "# BC scaling: success against number of demonstrations", "",
-        f"`python benchmarks/bc_scaling.py` ({minutes:.0f} min). Policy `mlp` (3x256, LayerNorm, tanh, MSE), "
-        f"{steps} steps, batch 256; {len(seeds)} training seeds; {args.eval_episodes} evaluation episodes per seed "
+        f"`python benchmarks/bc_scaling.py` ({minutes:.0f} min). Policy `mlp` (3x256, LayerNorm, tanh, MSE, "
+        f"dropout {args.dropout}), {steps} steps, batch 256; {len(seeds)} training seeds; {args.eval_episodes} evaluation episodes per seed "
         "on seeds disjoint from the demonstrations. Interval: 95% Wilson over all episodes pooled across seeds. "
         "Reference: a standard BC library's default MLP on the same protocol here.", "",
         "| task | demos | BC success (mean, pooled 95% CI) | per seed (%) | reference BC | expert | train time |",
         "|---|---|---|---|---|---|---|", *rows, ""])
-    write_outputs("bc_scaling", {"records": records, "train_steps": steps, "minutes": minutes}, md)
+    write_outputs("bc_scaling", {"records": records, "train_steps": steps, "dropout": args.dropout,
+                                 "minutes": minutes}, md)
     _plot(records)
 
 

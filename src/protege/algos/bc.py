@@ -29,7 +29,7 @@ from protege.progress import Progress, bar
 
 @dataclass
 class TrainConfig:
-    steps: int = 10_000
+    steps: int = 5_000
     """Gradient steps."""
     batch_size: int = 256
     """Samples per gradient step."""

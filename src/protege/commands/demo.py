@@ -24,7 +24,7 @@ class Args:
     """Demonstrations to record."""
     eval_episodes: int = 50
     """Evaluation episodes for the expert and for BC (seeds disjoint from the demonstrations')."""
-    steps: int = 10_000
+    steps: int = 5_000
     """BC gradient steps."""
     seed: int = 0
     """Seed for recording, training and evaluation."""
