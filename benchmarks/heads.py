@@ -159,7 +159,9 @@ def aggregate(results: list[dict]) -> list[dict]:
 
 def markdown(rows: list[dict], lat: list[dict], command: str) -> str:
     lines = ["# Policy heads: success, training time, latency", "",
-             f"Produced by `{command}`. 50 demonstrations per task (recording seeds 0..49), the same for every "
+             "Produced by `python benchmarks/heads.py` (each task/head/seed run is cached under runs/bench/ and "
+             f"every finished run is merged into this table; the last invocation was `{command}`). Per task: "
+             "steps x batch below, evaluation episodes per seed in the interval column. 50 demonstrations per task (recording seeds 0..49), the same for every "
              "head; each head with its default config; 50 evaluation episodes per training seed on seeds disjoint "
              "from the demonstrations. Success: mean over training seeds, with the 95% Wilson interval of all "
              "evaluation episodes pooled (the episode count says how many were run). Training time is wall clock on a 2-core CPU shared with other jobs "

@@ -29,7 +29,7 @@ def test_no_cue_in_the_observation():
         by_side.setdefault(_side(r.episode), r.episode)
     assert set(by_side) == {-1.0, 1.0}
     left, right = by_side[-1.0].observations["state"], by_side[1.0].observations["state"]
-    assert np.array_equal(left[:4], right[:4])  # identical approach ...
+    assert np.array_equal(left[:3], right[:3])  # identical approach ...
     assert not np.allclose(left[8], right[8])  # ... then opposite sides
 
 
