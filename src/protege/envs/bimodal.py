@@ -2,7 +2,7 @@
 
 Isolates multimodal demonstrations. The robot starts at (0, y0) with y0 uniform in [-1.1, -0.9], the goal
 is at (0, 1) and a disc obstacle of radius 0.35 sits at (0, 0), exactly between them. The expert drives
-straight at the obstacle, then, 0.4 m before it, goes around the left or the right at random, 50/50,
+straight at the obstacle, then, 0.25 m before it, goes around the left or the right at random, 50/50,
 drawn at each reset from its own generator. Nothing in the observation tells the sides apart: every
 demonstration passes through the same states on the approach (x = 0, all y) and then splits. A
 regression head averages the two swerves into "straight on" and drives into the obstacle; a head that
@@ -31,10 +31,12 @@ OBSTACLE_RADIUS = 0.35
 GOAL_RADIUS = 0.1
 DT = 0.1
 HORIZON = 60
-# The expert's path keeps about 0.13 m or more from the obstacle's edge, so a policy that picks a side has room
-# for small errors: what fails on this task is averaging the sides, not a lack of precision.
-SIDE_OFFSET = 0.7  # the expert's waypoint beside the obstacle, metres from its centre
-SWERVE_Y = -0.75  # where the expert leaves the approach line (0.4 m before the obstacle)
+# The decision comes late (0.25 m before the obstacle's edge), so a policy that averages the two swerves has
+# no time to drift off the approach line before it hits; after the swerve the path keeps clear of the
+# edge (about 0.1 m at worst) and then swings wide, so a policy that picks a side has room for small errors.
+SIDE_OFFSET = 0.75  # the expert's waypoint beside the obstacle, metres from its centre (x)
+SIDE_Y = -0.15  # ... and its y
+SWERVE_Y = -0.6  # where the expert leaves the approach line
 GOAL = np.array([0.0, 1.0])
 OBSTACLE = np.array([0.0, 0.0])
 
@@ -109,10 +111,10 @@ class BimodalExpert:
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         pos = np.asarray(obs["state"], np.float64)[:2]
-        beside = OBSTACLE + np.array([self.side * SIDE_OFFSET, 0.0])
+        beside = OBSTACLE + np.array([self.side * SIDE_OFFSET, SIDE_Y])
         if self._stage == 0 and pos[1] >= SWERVE_Y - 1e-9:
             self._stage = 1
-        if self._stage == 1 and pos[1] >= OBSTACLE[1]:
+        if self._stage == 1 and (pos[1] >= OBSTACLE[1] + SIDE_Y or np.linalg.norm(beside - pos) < 0.05):
             self._stage = 2
         waypoint = [np.array([0.0, SWERVE_Y]), beside, GOAL][self._stage]
         d = waypoint - pos
