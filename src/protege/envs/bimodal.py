@@ -31,12 +31,8 @@ OBSTACLE_RADIUS = 0.35
 GOAL_RADIUS = 0.1
 DT = 0.1
 HORIZON = 60
-# The decision comes late (0.25 m before the obstacle's edge), so a policy that averages the two swerves has
-# no time to drift off the approach line before it hits; after the swerve the path keeps clear of the
-# edge (about 0.1 m at worst) and then swings wide, so a policy that picks a side has room for small errors.
-SIDE_OFFSET = 0.75  # the expert's waypoint beside the obstacle, metres from its centre (x)
-SIDE_Y = -0.15  # ... and its y
-SWERVE_Y = -0.6  # where the expert leaves the approach line
+SIDE_OFFSET = 0.6  # the expert's waypoint beside the obstacle, metres from its centre
+SWERVE_Y = -0.6  # where the expert leaves the approach line (0.25 m before the obstacle)
 GOAL = np.array([0.0, 1.0])
 OBSTACLE = np.array([0.0, 0.0])
 
@@ -111,10 +107,10 @@ class BimodalExpert:
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         pos = np.asarray(obs["state"], np.float64)[:2]
-        beside = OBSTACLE + np.array([self.side * SIDE_OFFSET, SIDE_Y])
+        beside = OBSTACLE + np.array([self.side * SIDE_OFFSET, 0.0])
         if self._stage == 0 and pos[1] >= SWERVE_Y - 1e-9:
             self._stage = 1
-        if self._stage == 1 and (pos[1] >= OBSTACLE[1] + SIDE_Y or np.linalg.norm(beside - pos) < 0.05):
+        if self._stage == 1 and (np.linalg.norm(beside - pos) < 0.15 or pos[1] >= OBSTACLE[1]):
             self._stage = 2
         waypoint = [np.array([0.0, SWERVE_Y]), beside, GOAL][self._stage]
         d = waypoint - pos
