@@ -49,10 +49,10 @@ def report(args: argparse.Namespace) -> None:
              f"{args.eval_episodes} held-out evaluation episodes per round. Labels include the demonstrations.", "",
              f"The learner of the first round at {100 * args.stop_at:.0f}% or more is evaluated again on "
              f"{args.confirm_episodes} fresh held-out episodes (evaluation seed {args.seed + 1}), since 20 episodes "
-             "give a wide interval.", "",
+             "give a wide interval; so is the last round's learner.", "",
              f"| gate | rounds run | labels to reach {100 * args.target:.0f}% (round) | interventions until then "
              f"| labels to reach {100 * args.stop_at:.0f}% (round) | its success on {args.confirm_episodes} fresh "
-             f"episodes [95% CI] | final success | total labels |",
+             f"episodes [95% CI] | last round's success (20 episodes; {args.confirm_episodes} fresh) | total labels |",
              "|---|---|---|---|---|---|---|---|"]
     summary = {}
     for gate, recs in results.items():
@@ -60,18 +60,19 @@ def report(args: argparse.Namespace) -> None:
         top = first_round_reaching(recs, args.stop_at)
         confirm = confirm_eval(args, gate, top) if top is not None else None
         last = recs[-1]
+        confirm_last = confirm_eval(args, gate, last)
         until = sum(r["interventions"] for r in recs if hit is not None and r["round"] <= hit["round"])
         summary[gate] = {"labels_to_target": hit["total_labels"] if hit else None,
                          "round_to_target": hit["round"] if hit else None,
                          "interventions_to_target": until if hit else None,
                          "labels_to_stop_at": top["total_labels"] if top else None, "confirm": confirm,
-                         "final_success": last["success_rate"], "total_labels": last["total_labels"]}
+                         "final_success": last["success_rate"], "total_labels": last["total_labels"],
+                         "confirm_last": confirm_last}
         reach = f"{hit['total_labels']} ({hit['round']})" if hit else f"not reached in {last['round']} rounds"
         reach_top = f"{top['total_labels']} ({top['round']})" if top else f"not reached in {last['round']} rounds"
-        conf = (f"{confirm['successes']}/{confirm['episodes']} = {100 * confirm['success_rate']:.0f}% "
-                f"[{100 * confirm['ci_low']:.0f}, {100 * confirm['ci_high']:.0f}]") if confirm else "-"
+        conf = fmt(confirm) if confirm else "-"
         lines.append(f"| {gate} | {last['round']} | {reach} | {until if hit else '-'} | {reach_top} | {conf} | "
-                     f"{100 * last['success_rate']:.0f}% | {last['total_labels']} |")
+                     f"{100 * last['success_rate']:.0f}%; {fmt(confirm_last)} | {last['total_labels']} |")
     lines += ["", "Per round (expert labels this round / cumulative, interventions, success):", ""]
     from protege.algos.dagger_run import records_table
 
@@ -79,6 +80,10 @@ def report(args: argparse.Namespace) -> None:
         lines += [f"## {gate}", "", records_table(recs), ""]
     write("gates", {"config": vars(args), "summary": summary, "records": results}, "\n".join(lines) + "\n")
     plot(results, args)
+
+
+def fmt(s: dict) -> str:
+    return f"{s['successes']}/{s['episodes']} = {100 * s['success_rate']:.0f}% [{100 * s['ci_low']:.0f}, {100 * s['ci_high']:.0f}]"
 
 
 def confirm_eval(args: argparse.Namespace, gate: str, record: dict) -> dict:
