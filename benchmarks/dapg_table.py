@@ -57,11 +57,13 @@ def _eval(task, ckpt: Path, episodes: int, seeds: list[int]) -> dict:
             "eval_wall_s": time.perf_counter() - t0}
 
 
-def run_task(short: str, n_demos: int, env_steps: int, eval_episodes: int, runs: Path, rl: dict) -> dict:
+def run_task(short: str, n_demos: int, env_steps: int, eval_episodes: int, runs: Path, rl: dict,
+             tag: str = "") -> dict:
     torch.set_num_threads(1)
     name = f"metaworld/{short}"
     task = get_task(name)
-    work = runs / f"{short}_{n_demos}demos"
+    suffix = f"_{tag}" if tag else ""
+    work = runs / f"{short}_{n_demos}demos{suffix}"
     progress = TqdmProgress()
 
     # --- demonstrations ---------------------------------------------------------------------------
@@ -95,14 +97,14 @@ def run_task(short: str, n_demos: int, env_steps: int, eval_episodes: int, runs:
                  "train_wall_s": dapg.wall_seconds, "iterations": dapg.iterations},
     }
     cells["BC alone"]["bc_best_step"] = bc_cfg.get("best_step")
-    plot_curves({"RL alone": rl_res.curve, "DAPG": dapg.curve}, OUT / f"dapg_{short}_{len(demos)}demos.png",
+    plot_curves({"RL alone": rl_res.curve, "DAPG": dapg.curve}, OUT / f"dapg_{short}_{len(demos)}demos{suffix}.png",
                 f"{name}: {len(demos)} demos, BC alone {cells['BC alone']['formatted']} (deterministic eval)")
-    out = {"task": name, "demos": len(demos), "demo_steps": demos.num_steps, "env_step_budget": env_steps,
+    out = {"task": name, "tag": tag, "demos": len(demos), "demo_steps": demos.num_steps, "env_step_budget": env_steps,
            "rl_config": rl, "cells": cells, "curves": {"RL alone": rl_res.curve, "DAPG": dapg.curve},
            "process_wall_s": {"dapg": dapg_wall, "rl": rl_wall}, "machine": machine(),
            "command": " ".join(["python", "benchmarks/dapg_table.py", *sys.argv[1:]])}
     TABLE_DIR.mkdir(parents=True, exist_ok=True)
-    (TABLE_DIR / f"{short}_{len(demos)}demos.json").write_text(json.dumps(out, indent=1) + "\n")
+    (TABLE_DIR / f"{short}_{len(demos)}demos{suffix}.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
 
 
@@ -113,20 +115,23 @@ def write_table() -> str:
              "interval); env steps = environment steps of RL training; wall = training wall time on this "
              "2-core CPU shared with other jobs (RL: sampling + updates; BC pre-training is part of the BC "
              "cell). Steps/s and the projection to 1M steps are from the DAPG run itself.", "",
-             "| task | demos | BC alone | RL alone | DAPG | RL env steps | DAPG env steps | RL wall | DAPG wall | "
+             "| task | demos | settings | BC alone | RL alone | DAPG | RL env steps | DAPG env steps | RL wall | DAPG wall | "
              "DAPG steps/s | 1M steps at that rate |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         c = r["cells"]
         rate = c["DAPG"]["env_steps"] / max(c["DAPG"]["train_wall_s"], 1e-9)
-        lines.append(f"| {r['task']} | {r['demos']} | {c['BC alone']['formatted']} | {c['RL alone']['formatted']} | "
+        rc = r["rl_config"]
+        settings = f"kl {rc['kl_step']}, lambda0 {rc['lambda0']}"
+        lines.append(f"| {r['task']} | {r['demos']} | {settings} | {c['BC alone']['formatted']} | {c['RL alone']['formatted']} | "
                      f"{c['DAPG']['formatted']} | {c['RL alone']['env_steps']:,} | {c['DAPG']['env_steps']:,} | "
                      f"{c['RL alone']['train_wall_s'] / 60:.1f} min | {c['DAPG']['train_wall_s'] / 60:.1f} min | "
                      f"{rate:.0f} | {1e6 / rate / 3600:.1f} h |")
     if rows:
         r0 = rows[0]
-        lines += ["", f"Settings: {json.dumps(r0['rl_config'])}; episodes per iteration as listed; "
-                  "learning curves: `dapg_<task>_<N>demos.png`.", "", "Commands:", ""]
+        lines += ["", f"Other settings: lambda1 {r0['rl_config']['lambda1']}, "
+                  f"{r0['rl_config']['episodes_per_iter']} episodes per iteration, seed 0; learning curves: "
+                  "`dapg_<task>_<N>demos[_<tag>].png`.", "", "Commands:", ""]
         lines += [f"    {r['command']}" for r in rows]
     md = "\n".join(lines) + "\n"
     OUT.mkdir(parents=True, exist_ok=True)
@@ -147,12 +152,13 @@ def main() -> None:
     p.add_argument("--lambda0", type=float, default=0.01)
     p.add_argument("--lambda1", type=float, default=0.95)
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "dapg_table")
+    p.add_argument("--tag", default="", help="suffix for this variant's run folder and outputs")
     p.add_argument("--table-only", action="store_true")
     args = p.parse_args()
     if not args.table_only:
         run_task(args.task, args.demos, args.env_steps, args.eval_episodes, args.runs,
                  {"kl_step": args.kl_step, "lambda0": args.lambda0, "lambda1": args.lambda1,
-                  "episodes_per_iter": args.episodes_per_iter})
+                  "episodes_per_iter": args.episodes_per_iter}, args.tag)
     print(write_table())
 
 
