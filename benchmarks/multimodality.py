@@ -92,7 +92,8 @@ def plot(paths: dict, path: Path) -> None:
         ax.set_ylim(-1.2, 1.2)
     for ax in list(axes.flat)[len(paths):]:
         ax.axis("off")
-    fig.suptitle("bimodal: 50 rollouts per policy (blue = success, red = failure)")
+    n = len(next(iter(paths.values()))[0])
+    fig.suptitle(f"bimodal: {n} rollouts per policy (blue = success, red = failure)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
