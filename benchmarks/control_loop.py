@@ -188,7 +188,7 @@ def plot(results: dict, path: Path) -> None:
         axes[0].scatter(x + (i - 0.5) * 0.4, p99, marker="_", s=200, color="k")
     axes[0].axhline(1000 / results["hz"], color="r", ls="--", lw=1, label="period")
     axes[0].set_yscale("log")
-    axes[0].set_xticks(x, heads)
+    axes[0].set_xticks(x, heads, rotation=30)
     axes[0].set_ylabel("inference latency, ms (bar p50, tick p99)")
     axes[0].legend(fontsize=8)
     for i, backend in enumerate(BACKENDS):
@@ -196,7 +196,7 @@ def plot(results: dict, path: Path) -> None:
                 for h in heads]
         axes[1].bar(x + (i - 1) * 0.27, miss, 0.27, label=backend)
     axes[1].axhline(1.0, color="r", ls="--", lw=1, label="1% target")
-    axes[1].set_xticks(x, heads)
+    axes[1].set_xticks(x, heads, rotation=30)
     axes[1].set_ylabel(f"deadline misses, % of {results['steps']} steps")
     axes[1].legend(fontsize=8)
     fig.suptitle(f"control loop at {results['hz']:g} Hz, simulated {results['task']}")
