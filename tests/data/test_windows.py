@@ -36,3 +36,16 @@ def test_normalizer_inverse_and_constant_dims():
         torch.testing.assert_close(n.inverse(y), x)
     mm = Normalizer(3, "min_max", stats)(x)
     assert mm[:, :2].min() >= -1 - 1e-6 and mm[:, :2].max() <= 1 + 1e-6
+
+
+def test_split_honours_a_dataset_s_own_train_valid_masks():
+    from protege.data import Dataset
+    from protege.specs import ArraySpec, Spec
+
+    eps = [Episode(observations={"state": np.zeros((3, 1))}, actions=np.zeros((3, 1)),
+                   info={"robomimic_demo": f"demo_{i}"}) for i in range(5)]
+    ds = Dataset(eps, Spec({"state": ArraySpec((1,))}, ArraySpec((1,))),
+                 meta={"splits": {"train": ["demo_0", "demo_2", "demo_3"], "valid": ["demo_1", "demo_4"]}})
+    train, val = split_by_episode(ds, 0.1, seed=0)
+    assert [e.info["robomimic_demo"] for e in train] == ["demo_0", "demo_2", "demo_3"]
+    assert [e.info["robomimic_demo"] for e in val] == ["demo_1", "demo_4"]

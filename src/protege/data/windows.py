@@ -80,11 +80,29 @@ class EpisodeDataset:
 
 
 def split_by_episode(dataset: Dataset | list[Episode], val_fraction: float, seed: int) -> tuple[list[Episode], list[Episode]]:
-    """Split whole episodes into (train, validation); at least one episode stays in training."""
+    """Split whole episodes into (train, validation); at least one episode stays in training.
+
+    A dataset that brings its own split (robomimic's `mask/train` and `mask/valid`, kept in
+    meta["splits"]) is split that way instead of at random.
+    """
     episodes = dataset.episodes if isinstance(dataset, Dataset) else list(dataset)
+    own = _own_split(dataset) if isinstance(dataset, Dataset) else None
+    if own is not None:
+        return own
     n = len(episodes)
     n_val = int(round(n * val_fraction))
     n_val = min(max(n_val, 1 if val_fraction > 0 and n > 1 else 0), n - 1)
     order = np.random.default_rng(seed).permutation(n)
     val = set(order[:n_val].tolist())
     return [e for i, e in enumerate(episodes) if i not in val], [e for i, e in enumerate(episodes) if i in val]
+
+
+def _own_split(dataset: Dataset) -> tuple[list[Episode], list[Episode]] | None:
+    splits = dataset.meta.get("splits") or {}
+    names = [e.info.get("robomimic_demo") for e in dataset.episodes]
+    if "train" not in splits or "valid" not in splits or None in names:
+        return None
+    train, valid = set(splits["train"]), set(splits["valid"])
+    train_eps = [e for e, n in zip(dataset.episodes, names) if n in train]
+    val_eps = [e for e, n in zip(dataset.episodes, names) if n in valid]
+    return (train_eps, val_eps) if train_eps else None
