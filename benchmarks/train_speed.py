@@ -29,7 +29,7 @@ from protege.data.windows import EpisodeDataset  # noqa: E402
 from protege.policies import make_policy  # noqa: E402
 from protege.recording import record_expert  # noqa: E402
 
-STEPS, REPEATS = 2000, 3
+STEPS, REPEATS = 1000, 5
 
 
 def bare_loop(dataset, config: TrainConfig) -> float:
