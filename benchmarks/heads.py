@@ -175,6 +175,12 @@ def markdown(rows: list[dict], lat: list[dict], command: str) -> str:
                          f"[{100 * r['ci_low']:.0f}, {100 * r['ci_high']:.0f}] ({r['episodes']} ep) | {per} | "
                          f"{r['steps']} x {r['batch_size']} | {r['train_seconds']:.0f} |")
         lines.append("")
+    done = {(r["task"], r["head"], s) for r in rows for s in r["seeds"]}
+    missing = [f"{t} ({', '.join(h for h in HEADS if any((t, h, s) not in done for s in (0, 1, 2)))})"
+               for t in TASKS if any((t, h, s) not in done for h in HEADS for s in (0, 1, 2))]
+    if missing:
+        lines += ["Not yet run for all 3 training seeds (the grid is 7 heads x 4 tasks x 3 seeds): " + "; ".join(missing)
+                  + ". Rows show the seeds that were run.", ""]
     if lat:
         lines += [f"## Inference latency at batch 1 (CPU, 1 thread, {lat[0]['task']} observation/action sizes)", "",
                   "`select_action` is timed over consecutive steps, so chunking heads show cheap queue pops and "
