@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
-import platform
-import time
+import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import OUT as DOCS  # noqa: E402
+from _common import ROOT, write_outputs  # noqa: E402
+
 RUNS = ROOT / "runs" / "bench"
 
 
@@ -22,19 +23,8 @@ def setup() -> None:
     torch.set_num_threads(1)
 
 
-def machine() -> dict[str, Any]:
-    import torch
-
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-
-
 def write(name: str, data: dict[str, Any], markdown: str) -> None:
-    DOCS.mkdir(parents=True, exist_ok=True)
-    (DOCS / f"{name}.json").write_text(json.dumps({"machine": machine(), **data}, indent=2) + "\n")
-    (DOCS / f"{name}.md").write_text(markdown)
-    print(markdown)
+    write_outputs(name, data, markdown)
 
 
 def first_round_reaching(records: list[dict[str, Any]], rate: float) -> dict[str, Any] | None:
