@@ -63,7 +63,12 @@ def test_regression_heads_average_the_modes(name, two_mode_data):
     assert np.mean(np.abs(a) < 0.4) > 0.8, np.histogram(a, bins=8, range=(-1, 1))
 
 
-@pytest.mark.parametrize("name", ["gmm", "discrete", "act", "diffusion", "flow"])
+# gmm and discrete train in seconds; the transformer and the U-Net heads take far longer on a shared 2-core
+# CPU, so they run with `-m slow` (they passed there: see the issue note)
+@pytest.mark.parametrize("name", ["gmm", "discrete",
+                                  pytest.param("act", marks=pytest.mark.slow),
+                                  pytest.param("diffusion", marks=pytest.mark.slow),
+                                  pytest.param("flow", marks=pytest.mark.slow)])
 def test_distributional_heads_sample_both_modes(name, two_mode_data):
     a = _first_dims(name, two_mode_data)
     near_plus, near_minus = np.mean(np.abs(a - 0.8) < 0.3), np.mean(np.abs(a + 0.8) < 0.3)
