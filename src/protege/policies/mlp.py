@@ -12,6 +12,7 @@ import torch
 
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
+from protege.policies.common import require
 from protege.policies.nets import mlp
 from protege.specs import Spec
 
@@ -33,14 +34,11 @@ class MLPConfig:
 
     def __post_init__(self) -> None:
         self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
-        if self.n_obs < 1:
-            raise ValueError(f"n_obs must be >= 1, got {self.n_obs}")
-        if not self.hidden_dims or min(self.hidden_dims) < 1:
-            raise ValueError(f"hidden_dims must be positive, got {self.hidden_dims}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.obs_noise < 0:
-            raise ValueError(f"obs_noise must be >= 0, got {self.obs_noise}")
+        require(self.n_obs >= 1, "mlp", "n_obs", ">= 1", self.n_obs)
+        require(bool(self.hidden_dims) and min(self.hidden_dims) >= 1, "mlp", "hidden_dims", "positive widths",
+                self.hidden_dims)
+        require(0 <= self.dropout < 1, "mlp", "dropout", "a value in [0, 1)", self.dropout)
+        require(self.obs_noise >= 0, "mlp", "obs_noise", ">= 0", self.obs_noise)
 
 
 class MLPPolicy(PolicyBase):
