@@ -27,8 +27,8 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)
-	$(VENV)/bin/python benchmarks/bc_scaling.py
-	$(VENV)/bin/python benchmarks/train_speed.py
+	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/bc_scaling.py
+	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/train_speed.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/convert.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/control_loop.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/heads.py
