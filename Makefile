@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[dev,tensorboard]" metaworld mujoco==3.3.0
+	$(PIP) install -q -c constraints.txt -e ".[dev,tensorboard]" metaworld mujoco==3.3.0 pygame
 	@touch $(STAMP)
 
 install: $(STAMP)
