@@ -136,9 +136,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     if device.type != "cpu":  # whole dataset on the accelerator: batches are gathered there
         for d in (train_data, val_data):
             if d is not None:
-                d.obs = {k: v.to(device) for k, v in d.obs.items()}
-                for name in ("action", "ep_start", "ep_end", "weight", "_obs_offsets", "_act_offsets"):
-                    setattr(d, name, getattr(d, name).to(device))
+                d.to(device)
 
     # --- optimiser ------------------------------------------------------------------------------
     opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -162,6 +160,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     history: list[dict[str, float]] = []
     pbar = bar(progress, f"train {policy_name}", config.steps, unit="step")
     start = time.perf_counter()
+    reported = 0  # steps already shown on the progress bar
     n_train = len(train_data)
     policy.train()
     try:
@@ -199,9 +198,9 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                         policy.train()
             if (step + 1) % 50 == 0 or last:
                 elapsed = time.perf_counter() - start
-                pbar.update(50 if not last or (step + 1) % 50 == 0 else (step + 1) % 50,
-                            loss=float(loss.detach()), val=best_val,
+                pbar.update(step + 1 - reported, loss=float(loss.detach()), val=best_val,
                             samples_per_s=(step + 1) * config.batch_size / max(elapsed, 1e-9))
+                reported = step + 1
     finally:
         pbar.close()
         if writer is not None:

@@ -61,6 +61,13 @@ class EpisodeDataset:
     def __len__(self) -> int:
         return int(self.action.shape[0])
 
+    def to(self, device: torch.device | str) -> "EpisodeDataset":
+        """Move every tensor to `device` (in place), so batches are gathered there."""
+        self.obs = {k: v.to(device) for k, v in self.obs.items()}
+        for name in ("action", "ep_start", "ep_end", "weight", "_obs_offsets", "_act_offsets"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
     def batch(self, idx: torch.Tensor) -> Batch:
         """Gather the windows for global step indices `idx` (B,)."""
         obs_idx = torch.maximum(idx[:, None] + self._obs_offsets, self.ep_start[idx][:, None])

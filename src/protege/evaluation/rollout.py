@@ -7,6 +7,7 @@ kept as the label) and evaluation (any Actor acts, nothing is labelled).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -52,6 +53,8 @@ def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float =
     rng = np.random.default_rng(seed)
     low = np.asarray(task.spec.action.low, np.float32) if task.spec.action.low is not None else None
     high = np.asarray(task.spec.action.high, np.float32) if task.spec.action.high is not None else None
+    # noise is a fraction of the action half-range (of 1 where the action is unbounded)
+    half = (high - low) / 2 if low is not None else np.ones(task.spec.action.shape, np.float32)
     obs, info = env.reset(seed=seed)
     actor.reset()
     obs_list: dict[str, list[np.ndarray]] = {k: [] for k in obs}
@@ -63,7 +66,6 @@ def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float =
         label = np.asarray(actor.act(obs), np.float32).reshape(task.spec.action.shape)
         action = label
         if noise > 0:
-            half = (high - low) / 2 if low is not None else np.ones_like(label)
             action = label + rng.normal(0.0, noise, size=label.shape).astype(np.float32) * half
         if low is not None:
             action = np.clip(action, low, high)
@@ -107,8 +109,6 @@ def run_episodes(task: Task, make_actor: ActorFactory, seeds: list[int], *, nois
     pbar = bar(progress, desc, len(seeds), unit="ep")
     results: list[EpisodeResult] = []
     steps = successes = 0
-    import time
-
     start = time.perf_counter()
 
     def _done(r: EpisodeResult) -> None:

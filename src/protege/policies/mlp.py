@@ -12,7 +12,7 @@ import torch
 
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
-from protege.policies.common import require
+from protege.policies.common import masked_step_mean, require
 from protege.policies.nets import mlp
 from protege.specs import Spec
 
@@ -59,6 +59,5 @@ class MLPPolicy(PolicyBase):
             feats = feats + self.config.obs_noise * torch.randn_like(feats)
         pred = self._predict_normalized(feats)[:, 0]
         target = self.action_normalizer(batch.action[:, 0])
-        per_sample = ((pred - target) ** 2).mean(-1)
-        loss = (per_sample * batch.weight).sum() / batch.weight.sum()
+        loss = masked_step_mean(((pred - target) ** 2).mean(-1)[:, None], batch.action_pad[:, :1], batch.weight)
         return loss, {"mse": float(loss.detach())}
