@@ -7,6 +7,7 @@ kept as the label) and evaluation (any Actor acts, nothing is labelled).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -43,6 +44,15 @@ class EpisodeResult:
     frames: list[np.ndarray] = field(default_factory=list)
 
 
+def _seed_policy_sampling(seed: int) -> None:
+    """Seed torch's global generator from the episode seed, so a stochastic policy (one that samples a mode
+    or denoises from noise) acts the same in an episode whichever worker runs it and whatever ran before.
+    torch is only touched when something already imported it (scripted experts do not need it)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
 def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float = 0.0,
                 keep_episode: bool = True, render: bool = False, source: int = SOURCE_POLICY) -> EpisodeResult:
     """Run one episode of `actor` in `env` from `reset(seed=seed)`.
@@ -57,6 +67,7 @@ def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float =
     half = (high - low) / 2 if low is not None else np.ones(task.spec.action.shape, np.float32)
     obs, info = env.reset(seed=seed)
     actor.reset()
+    _seed_policy_sampling(seed)
     obs_list: dict[str, list[np.ndarray]] = {k: [] for k in obs}
     actions, labels, rewards, step_success = [], [], [], []
     frames = [env.render()] if render else []

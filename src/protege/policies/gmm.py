@@ -51,6 +51,11 @@ class GMMConfig:
     weight and take its mean (picks a mode without adding noise inside it); "full" = draw from the mixture."""
     min_std: float = 0.01
     """Floor on each component's scale, in normalised action units ([-1, 1] range)."""
+    hold_draw: bool = True
+    """When sampling at execution, draw the number that picks the component once per episode (at the first
+    step after `reset()`) and reuse it at every step. Where the mixture's weights change smoothly with the
+    state, the same number keeps picking the same component, so the policy stays in the mode it chose
+    instead of re-deciding left or right at every step (which zig-zags between the modes)."""
 
     def __post_init__(self) -> None:
         self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
@@ -68,6 +73,7 @@ class GMMPolicy(PolicyBase):
         K, A, H = config.components, self.action_dim, config.horizon
         self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, H * K * (1 + 2 * A))
         self.executor = make_executor(config.execution, H, config.n_action_steps, config.ensemble_m)
+        self._held: torch.Tensor | None = None  # the episode's component draw (B, H), see `hold_draw`
 
     def _mixture(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, n_obs, D) -> logits (B, H, K), means (B, H, K, A), stds (B, H, K, A), normalised units."""
@@ -108,3 +114,22 @@ class GMMPolicy(PolicyBase):
             pick = logits.argmax(-1)[..., None, None].expand(*logits.shape[:2], 1, self.action_dim)
             action = means.gather(2, pick)[:, :, 0]
         return self.action_normalizer.inverse(action)
+
+    def reset(self) -> None:
+        super().reset()
+        self._held = None
+
+    @torch.no_grad()
+    def select_action(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.config.sample == "mode" or not self.config.hold_draw:
+            return super().select_action(obs)
+        stacked = self._stacked_history(obs)
+        batch = next(iter(obs.values())).shape[0]
+        noise = torch.randn(self.noise_shape(batch), device=self.action_normalizer.shift.device)
+        if self._held is None or self._held.shape[0] != batch:
+            self._held = noise[..., 0].clone()
+        noise[..., 0] = self._held
+        if self.executor is None:
+            return self.predict_chunk(stacked, noise=noise)[:, 0]
+        return self.executor.step(lambda: self.predict_chunk(stacked, noise=noise))
+
