@@ -3,7 +3,7 @@
 Training (DDPM): add noise at a random step k of a `train_steps`-step cosine schedule to the normalised
 chunk and regress the noise with a conditional 1-D U-Net (policies/unet1d.py) that sees the flattened
 observation history. Sampling (DDIM, deterministic, eta = 0): start from Gaussian noise and take
-`inference_steps` evenly spaced denoising steps. An EMA of the denoiser's weights (updated after every
+`inference_steps` evenly spaced denoising steps ("leading" spacing: 90, 80, ..., 0 of 100). An EMA of the denoiser's weights (updated after every
 optimiser step through the training loop's `after_optimizer_step` hook) is what acts and what
 validation scores.
 
@@ -75,13 +75,15 @@ class DiffusionPolicy(PolicyBase):
         self.net = ConditionalUnet1D(self.action_dim, self.obs_dim * config.n_obs, config.down_dims, config.kernel_size)
         self.ema = EMA(self.net, config.ema_decay)
         self.register_buffer("alphas_cumprod", cosine_alphas_cumprod(config.train_steps))
-        # DDIM visits evenly spaced steps from the noisiest down to 0
-        ks = torch.linspace(config.train_steps - 1, 0, config.inference_steps).round().long()
+        # DDIM visits every (train_steps // inference_steps)-th step, from (inference_steps - 1) * stride down
+        # to 0 ("leading" spacing, as diffusers' DDIM scheduler does). It does not start at the last step:
+        # there the cosine schedule leaves sqrt(alpha-bar) ~ 5e-4, and the first x0 estimate divides by it,
+        # blowing float32 rounding up ~2000x (exported graphs then disagree with PyTorch by ~1e-4); at the
+        # 90th of 100 steps the factor is ~7.
+        stride = max(config.train_steps // config.inference_steps, 1)
+        ks = (torch.arange(config.inference_steps - 1, -1, -1) * stride).clamp_max(config.train_steps - 1)
         self.register_buffer("ddim_steps", ks)
-        # per-step coefficients as Python floats: the sampling loop then runs no indexing ops
-        ab = [float(a) for a in self.alphas_cumprod[ks]] + [1.0]
-        self._ddim = [(ab[i] ** 0.5, (1 - ab[i]) ** 0.5, ab[i + 1] ** 0.5, (1 - ab[i + 1]) ** 0.5)
-                      for i in range(len(ks))]
+        self._ddim_cache: tuple[tuple[int, ...], list[tuple[float, ...]]] | None = None
         self.executor = make_executor(config.execution, config.horizon, config.n_action_steps, config.ensemble_m)
 
     # --- training ----------------------------------------------------------------------------
@@ -106,13 +108,26 @@ class DiffusionPolicy(PolicyBase):
     def noise_shape(self, batch_size: int) -> tuple[int, ...]:
         return (batch_size, self.horizon, self.action_dim)
 
+    def _ddim_coefficients(self) -> list[tuple[float, float, float, float]]:
+        """Per DDIM step: sqrt(ab), sqrt(1 - ab), and the same at the next step, as Python floats (the sampling
+        loop then runs no indexing ops). Derived from the `ddim_steps` buffer, so a checkpoint saved with
+        another spacing samples exactly as it did when it was saved."""
+        key = tuple(int(k) for k in self.ddim_steps)
+        if self._ddim_cache is None or self._ddim_cache[0] != key:
+            ab = [float(self.alphas_cumprod[k]) for k in key] + [1.0]
+            coeffs = [(ab[i] ** 0.5, (1 - ab[i]) ** 0.5, ab[i + 1] ** 0.5, (1 - ab[i + 1]) ** 0.5)
+                      for i in range(len(key))]
+            self._ddim_cache = (key, coeffs)
+        return self._ddim_cache[1]
+
     def _sample(self, cond: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """DDIM (eta = 0) from noise (B, H, A) to a normalised chunk, clipped to [-1, 1]."""
         x, net, B = noise, self.ema.model, noise.shape[0]
-        S = len(self._ddim)
+        ddim = self._ddim_coefficients()
+        S = len(ddim)
         # the conditioning of every step at once: (S, B, F)
         film = net.film(self.ddim_steps.float()[:, None].expand(S, B), cond[None].expand(S, -1, -1))
-        for i, (s_ab, s_1mab, s_ab_prev, s_1mab_prev) in enumerate(self._ddim):
+        for i, (s_ab, s_1mab, s_ab_prev, s_1mab_prev) in enumerate(ddim):
             eps = net.denoise(x, film[i])
             x0 = ((x - s_1mab * eps) / s_ab).clamp(-1, 1)
             eps = (x - s_ab * x0) / s_1mab  # consistent with the clipped x0
