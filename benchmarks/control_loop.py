@@ -71,6 +71,8 @@ def main() -> int:
     ap.add_argument("--episodes", type=int, default=10, help="demonstrations recorded for the brief training")
     ap.add_argument("--train-steps", type=int, default=100, help="brief: latency does not depend on training")
     ap.add_argument("--rt-priority", type=int, default=10, help="SCHED_FIFO priority of the torch+rt loop thread")
+    ap.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS,
+                    help="deployment loops to run per head (default: all three)")
     ap.add_argument("--latency-calls", type=int, default=200)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
@@ -110,7 +112,7 @@ def main() -> int:
                 r[f"{fmt}_max_abs_diff"] = rep.max_abs_diff
             exported = load_exported(work / f"{head}.onnx")
             r["latency"] = latency_side_by_side(policy, exported, args.latency_calls, seed=1)
-            for backend in BACKENDS:
+            for backend in args.backends:
                 predictor = ExportedPredictor(exported, seed=0) if backend == "onnx" else TorchPredictor(policy)
                 executor = ChunkExecutor(predictor, period_s=1.0 / args.hz)
                 robot = SimRobot(TASK, seed=2_000_000)

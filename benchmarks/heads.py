@@ -47,7 +47,7 @@ from protege.recording import record_expert  # noqa: E402
 HEADS = ["mlp", "gmm", "discrete", "chunked", "act", "diffusion", "flow"]
 TASKS = ["bimodal", "metaworld/pick-place", "pendulum", "metaworld/assembly"]
 # (gradient steps, batch size) per task: sized so the grid fits a 2-core CPU shared with other jobs
-STEPS = {"bimodal": (1000, 128), "pendulum": (2000, 128), "metaworld/pick-place": (2000, 128),
+STEPS = {"bimodal": (5000, 128), "pendulum": (2000, 128), "metaworld/pick-place": (2000, 128),
          "metaworld/assembly": (2000, 128)}
 RUNS = ROOT / "runs" / "bench"
 DEMOS = 50

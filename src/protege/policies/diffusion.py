@@ -3,9 +3,9 @@
 Training (DDPM): add noise at a random step k of a `train_steps`-step cosine schedule to the normalised
 chunk and regress the noise with a conditional 1-D U-Net (policies/unet1d.py) that sees the flattened
 observation history. Sampling (DDIM, deterministic, eta = 0): start from Gaussian noise and take
-`inference_steps` evenly spaced denoising steps ("leading" spacing: 90, 80, ..., 0 of 100). An EMA of the denoiser's weights (updated after every
-optimiser step through the training loop's `after_optimizer_step` hook) is what acts and what
-validation scores.
+`inference_steps` evenly spaced denoising steps ("leading" spacing: 90, 80, ..., 0 of 100). An EMA of
+the denoiser's weights (updated after every optimiser step through the training loop's
+`after_optimizer_step` hook) is what acts and what validation scores.
 
 The only randomness at execution is the initial noise (B, H, A), which `predict_chunk` accepts as
 `noise` so an exported graph can take it as an input.
