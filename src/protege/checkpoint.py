@@ -80,8 +80,11 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> PolicyBase:
     cfg = read_checkpoint_config(path)
     spec = Spec.from_dict(cfg["spec"])
     config_cls = POLICIES[cfg["policy"]][0]
+    # a field added to a head after a checkpoint was saved takes the value the checkpoint was trained
+    # with (the config's PREDATING, e.g. diffusion's "epsilon" prediction), not today's default
+    fields = {**getattr(config_cls, "PREDATING", {}), **cfg["policy_config"]}
     try:
-        config = config_cls(**cfg["policy_config"])
+        config = config_cls(**fields)
     except (TypeError, ValueError) as e:
         raise bad_input(path / "config.json", "policy_config", f"a valid {config_cls.__name__}", str(e)) from None
     policy = make_policy(cfg["policy"], config, spec, cfg["stats"])

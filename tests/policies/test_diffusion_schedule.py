@@ -28,3 +28,36 @@ def test_coefficients_follow_the_loaded_spacing():
     coeffs = policy._ddim_coefficients()
     assert math.isclose(coeffs[0][0], float(policy.alphas_cumprod[99]) ** 0.5)
     assert math.isclose(coeffs[1][0], float(policy.alphas_cumprod[88]) ** 0.5)
+
+
+def test_both_prediction_targets_train_and_sample():
+    from protege.data.stats import compute_stats
+    from protege.data.windows import EpisodeDataset
+    from protege.data import Episode
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    eps = [Episode(observations={"state": rng.normal(size=(20, 3)).astype(np.float32)},
+                   actions=rng.uniform(-1, 1, size=(20, 2)).astype(np.float32), success=True, info={"seed": i})
+           for i in range(3)]
+    for prediction in ("sample", "epsilon"):
+        policy = make_policy("diffusion", DiffusionConfig(prediction=prediction), SPEC, compute_stats(eps))
+        batch = EpisodeDataset(eps, n_obs=policy.n_obs, horizon=policy.horizon).batch(torch.arange(4))
+        loss, metrics = policy.compute_loss(batch)
+        assert torch.isfinite(loss) and "denoise_mse" in metrics
+        chunk = policy.eval().predict_chunk(batch.obs)
+        assert chunk.shape == (4, 16, 2) and chunk.abs().max() <= 1.0 + 1e-6
+
+
+def test_a_checkpoint_from_before_the_prediction_field_loads_as_epsilon(tmp_path):
+    import json
+
+    from protege.checkpoint import load_checkpoint, save_checkpoint
+
+    save_checkpoint(make_policy("diffusion", DiffusionConfig(prediction="epsilon"), SPEC, None), tmp_path / "ck")
+    cfg_path = tmp_path / "ck" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    del cfg["policy_config"]["prediction"]  # as saved before the field existed
+    cfg_path.write_text(json.dumps(cfg))
+    assert load_checkpoint(tmp_path / "ck").config.prediction == "epsilon"
+    assert DiffusionConfig().prediction == "sample"
