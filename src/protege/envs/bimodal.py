@@ -13,9 +13,9 @@ which hides the multimodality this task is for.)
 The layout is tuned so that the two failure kinds are told apart: the expert's path clears the obstacle
 by about 9 cm (a head that picks a side a step late, or a little off, still gets round), while a
 regression head that hesitates on the approach line for a few steps before drifting to one side hits it.
-With a 7 cm clearance and a 0.1 m goal, the distributional heads lost episodes to plain imprecision
-(a sampled mixture component of slightly wrong angle, a goal passed just outside 0.1 m); with a 12 cm clearance,
-a late, drifting regression head escaped to one side too often to show the averaging.
+With a 7 cm clearance and a 0.1 m goal, the distributional heads lost episodes to plain imprecision (a
+sampled mixture component of slightly wrong angle, a goal passed just outside 0.1 m); with a 12 cm
+clearance, a late, drifting regression head escaped to one side too often to show the averaging.
 
 - observation: {"state": (2,) float32} = robot (x, y), metres;
 - action: (2,) velocity command in [-1, 1] m/s, executed for dt = 0.1 s (10 Hz), clipped to unit speed;
