@@ -69,8 +69,7 @@ def test_noise_makes_sampling_a_pure_function(name, episodes):
 @pytest.mark.parametrize("name", HEADS)
 def test_save_load_round_trip_reproduces_actions(name, episodes, tmp_path):
     policy = _policy(name, episodes)
-    if hasattr(policy, "fit_data"):
-        policy.fit_data(torch.as_tensor(np.concatenate([e.actions for e in episodes])))
+    policy.fit_data(torch.as_tensor(np.concatenate([e.actions for e in episodes])))
     policy.eval()
     save_checkpoint(policy, tmp_path / "ck")
     loaded = load_checkpoint(tmp_path / "ck")

@@ -131,8 +131,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
 
     train_data = windows(train_eps)
     val_data = windows(val_eps) if val_eps else None
-    if hasattr(policy, "fit_data"):  # data-dependent set-up, e.g. quantile bin edges of the discrete head
-        policy.fit_data(train_data.action)
+    policy.fit_data(train_data.action)  # data-dependent set-up, e.g. quantile bin edges of the discrete head
     if device.type != "cpu":  # whole dataset on the accelerator: batches are gathered there
         for d in (train_data, val_data):
             if d is not None:
@@ -175,8 +174,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
             opt.step()
             sched.step()
-            if hasattr(policy, "after_optimizer_step"):  # e.g. an EMA of the weights (diffusion, flow)
-                policy.after_optimizer_step()
+            policy.after_optimizer_step()  # e.g. an EMA of the weights (diffusion, flow)
 
             # --- validation and best checkpoint -------------------------------------------------
             last = step + 1 == config.steps

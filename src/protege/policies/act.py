@@ -133,9 +133,8 @@ class ACTPolicy(PolicyBase):
         """obs key -> (B, n_obs, ...) raw -> (B, H, A) env units. z = 0 (the prior mean), or with
         `sample_latent` z = noise (B, latent_dim) standard normal (drawn with `generator` when not given)."""
         feats = self.obs_features(obs)
-        shape = self.noise_shape(feats.shape[0])
         if not self.config.sample_latent:
-            z = torch.zeros(shape, device=feats.device)
+            z = torch.zeros(self.noise_shape(feats.shape[0]), device=feats.device)
         else:
-            z = noise if noise is not None else torch.randn(shape, generator=generator, device=feats.device)
+            z = self._noise(noise, feats.shape[0], generator, feats.device)
         return self.action_normalizer.inverse(self._decode(feats, z).clamp(-1, 1))

@@ -54,6 +54,14 @@ class PolicyBase(nn.Module):
     def compute_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
+    # --- training hooks (no-ops unless a head needs them) ---------------------------------------
+    def fit_data(self, actions: torch.Tensor) -> None:
+        """Data-dependent set-up from the training actions (N, A), env units, before the first step
+        (e.g. the discrete head's quantile bins)."""
+
+    def after_optimizer_step(self) -> None:
+        """Called after every optimiser step (e.g. to update an EMA of the weights)."""
+
     def _predict_normalized(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, n_obs, obs_dim) normalised features -> (B, H, A) actions in normalised units ([-1, 1])."""
         raise NotImplementedError
@@ -63,6 +71,13 @@ class PolicyBase(nn.Module):
     def predict_chunk(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """obs key -> (B, n_obs, ...) raw  ->  (B, H, A) env units."""
         return self.action_normalizer.inverse(self._predict_normalized(self.obs_features(obs)))
+
+    def _noise(self, noise: torch.Tensor | None, batch_size: int, generator: torch.Generator | None,
+               device: torch.device) -> torch.Tensor:
+        """A sampling head's standard-normal draws: `noise` when given, else drawn (shape `noise_shape(B)`)."""
+        if noise is not None:
+            return noise
+        return torch.randn(self.noise_shape(batch_size), generator=generator, device=device)
 
     def reset(self) -> None:
         self._history.clear()
@@ -79,9 +94,13 @@ class PolicyBase(nn.Module):
     def select_action(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """obs key -> (B, ...) raw, current step  ->  (B, A) env units to execute now."""
         stacked = self._stacked_history(obs)  # every step, so the history stays current between chunks
+        return self._execute(lambda: self.predict_chunk(stacked))
+
+    def _execute(self, predict: Any) -> torch.Tensor:
+        """The action to execute now from `predict()` -> (B, H, A): its first action, or the executor's."""
         if self.executor is None:
-            return self.predict_chunk(stacked)[:, 0]
-        return self.executor.step(lambda: self.predict_chunk(stacked))
+            return predict()[:, 0]
+        return self.executor.step(predict)
 
 
 def _concat_stats(stats: dict, keys: list[str]) -> dict[str, list[float]]:

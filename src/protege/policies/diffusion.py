@@ -23,7 +23,7 @@ from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import EMA, masked_step_mean, require
 from protege.policies.execution import check_chunk_config, make_executor
-from protege.policies.unet1d import ConditionalUnet1D
+from protege.policies.unet1d import ConditionalUnet1D, check_denoiser_config
 from protege.specs import Spec
 
 
@@ -58,16 +58,12 @@ class DiffusionConfig:
     seeds) where "epsilon" reached 64-76%, its chunks often ignoring where the robot was."""
 
     def __post_init__(self) -> None:
-        self.down_dims = tuple(int(d) for d in self.down_dims)
         check_chunk_config(self, "diffusion")
+        check_denoiser_config(self, "diffusion")
         require(self.prediction in ("epsilon", "sample"), "diffusion", "prediction", "epsilon or sample",
                 self.prediction)
-        levels = 2 ** (len(self.down_dims) - 1)
-        require(self.horizon % levels == 0, "diffusion", "horizon",
-                f"a multiple of {levels} for {len(self.down_dims)} U-Net levels", self.horizon)
         require(1 <= self.inference_steps <= self.train_steps, "diffusion", "inference_steps",
                 f"in [1, train_steps={self.train_steps}]", self.inference_steps)
-        require(0 <= self.ema_decay < 1, "diffusion", "ema_decay", "in [0, 1)", self.ema_decay)
 
 
 def cosine_alphas_cumprod(steps: int, s: float = 0.008) -> torch.Tensor:
@@ -151,6 +147,5 @@ class DiffusionPolicy(PolicyBase):
         """obs key -> (B, n_obs, ...) raw -> (B, H, A) env units. noise: (B, H, A) standard normal (drawn
         with `generator` when not given)."""
         cond = self.obs_features(obs).flatten(1)
-        if noise is None:
-            noise = torch.randn(self.noise_shape(cond.shape[0]), generator=generator, device=cond.device)
+        noise = self._noise(noise, cond.shape[0], generator, cond.device)
         return self.action_normalizer.inverse(self._sample(cond, noise))

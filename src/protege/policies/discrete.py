@@ -118,9 +118,7 @@ class DiscretePolicy(PolicyBase):
         normal (drawn with `generator` when not given); otherwise argmax and noise is unused."""
         logits = self._logits(self.obs_features(obs))
         if self.config.sample:
-            if noise is None:
-                noise = torch.randn(self.noise_shape(logits.shape[0]), generator=generator, device=logits.device)
-            idx = sample_categorical(logits, noise)
+            idx = sample_categorical(logits, self._noise(noise, logits.shape[0], generator, logits.device))
         else:
             idx = logits.argmax(-1)  # (B, H, A)
         centres = self.centres.expand(*idx.shape[:2], -1, -1)  # (B, H, A, bins)

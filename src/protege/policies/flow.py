@@ -18,7 +18,7 @@ from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import EMA, masked_step_mean, require
 from protege.policies.execution import check_chunk_config, make_executor
-from protege.policies.unet1d import ConditionalUnet1D
+from protege.policies.unet1d import ConditionalUnet1D, check_denoiser_config
 from protege.specs import Spec
 
 METHODS = ("euler", "midpoint")
@@ -48,14 +48,10 @@ class FlowConfig:
     """Decay of the exponential moving average of the weights (0 = no averaging)."""
 
     def __post_init__(self) -> None:
-        self.down_dims = tuple(int(d) for d in self.down_dims)
         check_chunk_config(self, "flow")
-        levels = 2 ** (len(self.down_dims) - 1)
-        require(self.horizon % levels == 0, "flow", "horizon",
-                f"a multiple of {levels} for {len(self.down_dims)} U-Net levels", self.horizon)
+        check_denoiser_config(self, "flow")
         require(self.steps >= 1, "flow", "steps", ">= 1", self.steps)
         require(self.method in METHODS, "flow", "method", f"one of {METHODS}", self.method)
-        require(0 <= self.ema_decay < 1, "flow", "ema_decay", "in [0, 1)", self.ema_decay)
 
 
 class FlowPolicy(PolicyBase):
@@ -110,6 +106,5 @@ class FlowPolicy(PolicyBase):
         """obs key -> (B, n_obs, ...) raw -> (B, H, A) env units. noise: (B, H, A) standard normal (drawn
         with `generator` when not given)."""
         cond = self.obs_features(obs).flatten(1)
-        if noise is None:
-            noise = torch.randn(self.noise_shape(cond.shape[0]), generator=generator, device=cond.device)
+        noise = self._noise(noise, cond.shape[0], generator, cond.device)
         return self.action_normalizer.inverse(self._integrate(cond, noise))

@@ -103,8 +103,7 @@ class GMMPolicy(PolicyBase):
         normal (drawn with `generator` when not given); with sample="mode" noise is unused."""
         logits, means, stds = self._mixture(self.obs_features(obs))
         if self.config.sample != "mode":
-            if noise is None:
-                noise = torch.randn(self.noise_shape(logits.shape[0]), generator=generator, device=logits.device)
+            noise = self._noise(noise, logits.shape[0], generator, logits.device)
             k = sample_categorical(logits, noise[..., 0])
             pick = k[..., None, None].expand(*k.shape, 1, self.action_dim)
             action = means.gather(2, pick)[:, :, 0]
@@ -124,12 +123,13 @@ class GMMPolicy(PolicyBase):
         if self.config.sample == "mode" or not self.config.hold_draw:
             return super().select_action(obs)
         stacked = self._stacked_history(obs)
-        batch = next(iter(obs.values())).shape[0]
-        noise = torch.randn(self.noise_shape(batch), device=self.action_normalizer.shift.device)
+        return self._execute(lambda: self.predict_chunk(stacked, noise=self._held_noise(stacked)))
+
+    def _held_noise(self, stacked: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Fresh draws for one prediction, with the component-picking channel the episode's held draw."""
+        batch = next(iter(stacked.values())).shape[0]
+        noise = self._noise(None, batch, None, self.action_normalizer.shift.device)
         if self._held is None or self._held.shape[0] != batch:
             self._held = noise[..., 0].clone()
         noise[..., 0] = self._held
-        if self.executor is None:
-            return self.predict_chunk(stacked, noise=noise)[:, 0]
-        return self.executor.step(lambda: self.predict_chunk(stacked, noise=noise))
-
+        return noise

@@ -14,12 +14,12 @@ network does not run again inside the loop. It deliberately has no attention and
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
-from protege.policies.common import sinusoidal_embedding
+from protege.policies.common import require, sinusoidal_embedding
 
 
 def _groups(channels: int) -> int:
@@ -88,3 +88,13 @@ class ConditionalUnet1D(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x (B, H, A), t (B,), cond (B, C) -> (B, H, A). H must be divisible by 2**(levels - 1)."""
         return self.denoise(x, self.film(t, cond))
+
+
+def check_denoiser_config(config: Any, head: str) -> None:
+    """Validate what a head built on this U-Net shares: `down_dims` (made a tuple), a `horizon` the
+    down-sampling levels divide, and an `ema_decay` in [0, 1)."""
+    config.down_dims = tuple(int(d) for d in config.down_dims)
+    levels = 2 ** (len(config.down_dims) - 1)
+    require(config.horizon % levels == 0, head, "horizon",
+            f"a multiple of {levels} for {len(config.down_dims)} U-Net levels", config.horizon)
+    require(0 <= config.ema_decay < 1, head, "ema_decay", "in [0, 1)", config.ema_decay)
