@@ -16,6 +16,9 @@ processes:
 
     python benchmarks/dapg_table.py --task pick-place --demos 10 --env-steps 100000
     python benchmarks/dapg_table.py --table-only
+
+`--stage dapg` or `--stage rl` trains only that cell and exits, so the two long RL runs of one task can go
+side by side on two cores; the run without `--stage` then finds both finished and evaluates.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def _eval(task, ckpt: Path, episodes: int, seeds: list[int]) -> dict:
 
 
 def run_task(short: str, n_demos: int, env_steps: int, eval_episodes: int, runs: Path, rl: dict,
-             tag: str = "") -> dict:
+             tag: str = "", stage: str = "all") -> dict | None:
     torch.set_num_threads(1)
     name = f"metaworld/{short}"
     task = get_task(name)
@@ -76,10 +79,15 @@ def run_task(short: str, n_demos: int, env_steps: int, eval_episodes: int, runs:
     # --- DAPG (its BC stage is the BC-alone cell) ---------------------------------------------------
     cfg = RLConfig(env_steps=env_steps, seed=0, lambda0=rl["lambda0"], lambda1=rl["lambda1"],
                    episodes_per_iter=rl["episodes_per_iter"], npg=NPGConfig(kl_step=rl["kl_step"]))
+    if stage == "rl":
+        rl_from_scratch(task, cfg, work / "rl", progress=progress)
+        return None
     t0 = time.perf_counter()
     dapg, bc_dir = run_dapg(task, demos, cfg, work / "dapg", bc_config=TrainConfig(steps=2000, seed=0),
                             progress=progress)
     dapg_wall = time.perf_counter() - t0
+    if stage == "dapg":
+        return None
     bc_cfg = json.loads((bc_dir / "config.json").read_text())
 
     # --- RL alone, same budget ---------------------------------------------------------------------
@@ -154,12 +162,15 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "dapg_table")
     p.add_argument("--tag", default="", help="suffix for this variant's run folder and outputs")
     p.add_argument("--table-only", action="store_true")
+    p.add_argument("--stage", choices=["all", "dapg", "rl"], default="all",
+                   help="train only one cell (no evaluation or table): run the two on separate cores")
     args = p.parse_args()
     if not args.table_only:
         run_task(args.task, args.demos, args.env_steps, args.eval_episodes, args.runs,
                  {"kl_step": args.kl_step, "lambda0": args.lambda0, "lambda1": args.lambda1,
-                  "episodes_per_iter": args.episodes_per_iter}, args.tag)
-    print(write_table())
+                  "episodes_per_iter": args.episodes_per_iter}, args.tag, args.stage)
+    if args.stage == "all":
+        print(write_table())
 
 
 if __name__ == "__main__":

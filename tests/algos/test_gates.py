@@ -82,6 +82,44 @@ def test_simulated_supervisor_takes_over_and_hands_back():
     assert np.array_equal(sup.act(OBS), [0.0, 0.0])
 
 
+def test_simulated_supervisor_gives_up_after_max_control():
+    sup = SimulatedSupervisor(ConstantExpert([0.0, 0.0]), HALF, take_over=0.3, hand_back=0.1, min_control=2,
+                              max_control=4)
+    gate = HGGate(sup)
+    gate.reset(0)
+    far = [0.5, 0.5]
+    taken = [gate.decide(OBS, view(far)).expert_acts for _ in range(8)]
+    # controls max_control = 4 steps in a row, then gives up for the rest of the episode although the
+    # learner is still far off
+    assert taken == [True, True, True, True, False, False, False, False]
+    assert sup.gave_up
+    gate.reset(1)  # a new episode: the supervisor watches again
+    assert gate.decide(OBS, view(far)).expert_acts and not sup.gave_up
+    # without max_control it never gives up
+    patient = SimulatedSupervisor(ConstantExpert([0.0, 0.0]), HALF, take_over=0.3, hand_back=0.1, min_control=2)
+    patient.reset()
+    assert all(patient.wants_control(OBS, np.array(far)) for _ in range(50))
+
+
+def test_hg_gate_sets_max_control_from_demonstration_lengths():
+    class Ep:
+        def __init__(self, n, rnd):
+            self.n, self.info = n, {"round": rnd}
+
+        def __len__(self):
+            return self.n
+
+    sup = SimulatedSupervisor(ConstantExpert([0.0, 0.0]), HALF, min_control=5)
+    gate = HGGate(sup, max_control_from_demos=True)
+    gate.start_round(1, None, [Ep(40, 0), Ep(61, 0), Ep(500, 1)])   # round-1 episodes do not count
+    assert sup.max_control == 50 and gate.describe()["max_control"] == 50
+    gate.start_round(1, None, [Ep(2, 0)])
+    assert sup.max_control == 5                                       # never below min_control
+    fixed = SimulatedSupervisor(ConstantExpert([0.0, 0.0]), HALF, max_control=30)
+    HGGate(fixed).start_round(1, None, [Ep(40, 0)])
+    assert fixed.max_control == 30
+
+
 def test_hg_gate_accepts_any_supervisor():
     class Person:  # what a teleop device provides
         def reset(self): pass
@@ -171,3 +209,5 @@ def test_gate_parameters_are_checked():
         EnsembleGate(HALF, size=1)
     with pytest.raises(ProtegeError, match="--hand-back"):
         SimulatedSupervisor(ConstantExpert([0, 0]), HALF, take_over=0.1, hand_back=0.2)
+    with pytest.raises(ProtegeError, match="--max-control"):
+        SimulatedSupervisor(ConstantExpert([0, 0]), HALF, min_control=5, max_control=3)

@@ -79,6 +79,10 @@ class DaggerConfig:
     """hg, thrifty: hand back once the learner's action is within this of the expert's."""
     min_control: int = 5
     """hg, thrifty: steps the expert keeps control at least, once it took over."""
+    max_control: int = -1
+    """hg (simulated supervisor): give up on an episode after holding control this many steps in a row
+    (hand back, no more take-overs until the next episode), as a person stops correcting a run they cannot
+    rescue; -1 = the mean length of the round-0 demonstrations; 0 = never give up."""
     iwr_weight: float = 1.0
     """Intervention-weighted regression: loss weight of intervention steps (1 = plain regression)."""
     ensemble_size: int = 5
@@ -108,6 +112,9 @@ class DaggerConfig:
         if self.rounds * self.episodes_per_round > 10_000:
             raise ProtegeError(f"--rounds x --episodes-per-round: expected <= 10000 episodes, "
                                f"found {self.rounds * self.episodes_per_round}")
+        if self.max_control < -1:
+            raise ProtegeError(f"--max-control: expected -1 (demonstration length), 0 (never) or a step count, "
+                               f"found {self.max_control}")
         if self.iwr_weight <= 0:
             raise ProtegeError(f"--iwr-weight: expected > 0, found {self.iwr_weight}")
 
@@ -134,9 +141,11 @@ def make_gate(config: DaggerConfig, task: Task, expert: Actor) -> Gate:
     if config.gate == "dagger":
         return DaggerGate(config.beta_schedule, config.beta0, config.beta_decay, config.rounds)
     if config.gate == "hg":
-        sup = expert if isinstance(expert, Supervisor) else SimulatedSupervisor(
-            expert, hr, config.take_over, config.hand_back, config.min_control)
-        return HGGate(sup)
+        if isinstance(expert, Supervisor):
+            return HGGate(expert)
+        sup = SimulatedSupervisor(expert, hr, config.take_over, config.hand_back, config.min_control,
+                                  max(0, config.max_control))
+        return HGGate(sup, max_control_from_demos=config.max_control < 0)
     if config.gate == "ensemble":
         return EnsembleGate(hr, config.ensemble_size, config.novelty_threshold, config.target_rate,
                             config.calibration_episodes, config.safe, config.safe_deviation, config.seed)

@@ -157,23 +157,33 @@ class SimulatedSupervisor:
     its own by more than `take_over`, and hands back once it has held control for `min_control` steps
     and the learner's action is within `hand_back` of its own (normalised action units).
 
+    A scripted expert is a poor rescuer from some states the learner gets into (Meta-World's pick-place
+    expert, for one, pushes down forever with its gripper closed above a dropped puck). With
+    `max_control` > 0 the supervisor gives up on an episode after holding control that many steps in a
+    row, as a person would stop correcting a run they cannot rescue: it hands back and does not take over
+    again until the next episode, so a stuck expert does not pile up labels of its own failure.
+
     It satisfies `protege.actor.Supervisor`. Watching costs the expert a query every step, as it costs a
     person attention; only the steps it controls are labels. The expert must be a function of the
     observation (Meta-World's and pendulum's scripted experts are).
     """
 
     def __init__(self, expert: Any, half_range: np.ndarray, take_over: float = 0.3, hand_back: float = 0.1,
-                 min_control: int = 5):
+                 min_control: int = 5, max_control: int = 0):
         if not 0 < hand_back <= take_over:
             raise ProtegeError(f"--hand-back: expected in (0, take_over={take_over}], found {hand_back}")
         self.expert, self.half_range = expert, np.asarray(half_range, np.float64)
+        if max_control < 0 or (max_control and max_control < min_control):
+            raise ProtegeError(f"--max-control: expected 0 (never give up) or >= min_control={min_control}, "
+                               f"found {max_control}")
         self.take_over, self.hand_back, self.min_control = take_over, hand_back, min_control
-        self.in_control, self._held = False, 0
+        self.max_control = max_control
+        self.in_control, self._held, self.gave_up = False, 0, False
         self._last: tuple[int, np.ndarray] | None = None
 
     def reset(self) -> None:
         self.expert.reset()
-        self.in_control, self._held, self._last = False, 0, None
+        self.in_control, self._held, self._last, self.gave_up = False, 0, None, False
 
     def act(self, obs: Observation) -> np.ndarray:
         if self._last is not None and self._last[0] == id(obs):
@@ -185,12 +195,14 @@ class SimulatedSupervisor:
         self._last = (id(obs), action)
         deviation = action_deviation(policy_action, action, self.half_range)
         if not self.in_control:
-            if deviation > self.take_over:
+            if deviation > self.take_over and not self.gave_up:
                 self.in_control, self._held = True, 0
         else:
             self._held += 1
             if self._held >= self.min_control and deviation < self.hand_back:
                 self.in_control = False
+            elif self.max_control and self._held >= self.max_control:
+                self.in_control, self.gave_up = False, True
         return self.in_control
 
 
@@ -204,11 +216,17 @@ class HGGate(_NoCalibration):
     name = "hg"
     ensemble_size = 1
 
-    def __init__(self, supervisor: Supervisor):
+    def __init__(self, supervisor: Supervisor, max_control_from_demos: bool = False):
+        """max_control_from_demos: set a `SimulatedSupervisor`'s `max_control` to the mean length of the
+        round-0 demonstrations (holding control for as long as a whole demonstration takes means stuck)."""
         self.supervisor = supervisor
+        self.max_control_from_demos = max_control_from_demos
 
     def start_round(self, round_index: int, learner: Any, episodes: list) -> None:
-        pass
+        if self.max_control_from_demos and hasattr(self.supervisor, "max_control"):
+            lengths = [len(e) for e in episodes if int(e.info.get("round", 0)) == 0]
+            if lengths:
+                self.supervisor.max_control = max(int(self.supervisor.min_control), round(float(np.mean(lengths))))
 
     def reset(self, seed: int) -> None:
         self.supervisor.reset()
@@ -218,7 +236,7 @@ class HGGate(_NoCalibration):
         return Decision(expert_acts=take, label=take, intervened=take)
 
     def describe(self) -> dict[str, float]:
-        return {k: float(getattr(self.supervisor, k)) for k in ("take_over", "hand_back")
+        return {k: float(getattr(self.supervisor, k)) for k in ("take_over", "hand_back", "max_control")
                 if hasattr(self.supervisor, k)}
 
 
