@@ -122,6 +122,15 @@ def test_a_run_resumes_only_with_the_same_configuration(tmp_path):
         run_dagger(cfg, tmp_path / "run", train=TINY_TRAIN, policy_config=SMALL, resume=False)
 
 
+def test_a_run_from_before_an_option_existed_still_resumes(tmp_path):
+    from protege.algos.dagger_run import RunFolder
+
+    RunFolder(tmp_path / "run", {"gate": "hg", "rounds": 1})          # written by an older protege
+    RunFolder(tmp_path / "run", {"gate": "hg", "rounds": 1, "max_control": -1})
+    with pytest.raises(ProtegeError, match="gate"):
+        RunFolder(tmp_path / "run", {"gate": "dagger", "rounds": 1, "max_control": -1})
+
+
 def test_round_accounting_counts_interventions_and_switches(make_episode):
     src = np.array([1, 1, 0, 0, 1, 0, 1, 1], np.uint8)
     ep = make_episode(T=8, act_dim=2, labels=np.ones((8, 2)), label_mask=src == 0, source=src, intervened=src == 0)

@@ -53,7 +53,8 @@ class RunFolder:
                                    f"(run again without --no-resume to continue it, or choose another --out)")
             old = json.loads(cfg_path.read_text())
             for key, value in config.items():
-                if key not in RESUMABLE_FIELDS and old.get(key) != value:
+                # A key the stored config lacks is an option added after the run began: nothing to compare.
+                if key not in RESUMABLE_FIELDS and key in old and old[key] != value:
                     raise bad_input(cfg_path, key, f"{old.get(key)!r} to resume this run",
                                     f"{value!r} (choose another --out for a different run)")
         elif self.root.exists() and any(self.root.iterdir()):
