@@ -130,15 +130,14 @@ def write_table() -> str:
         c = r["cells"]
         rate = c["DAPG"]["env_steps"] / max(c["DAPG"]["train_wall_s"], 1e-9)
         rc = r["rl_config"]
-        settings = f"kl {rc['kl_step']}, lambda0 {rc['lambda0']}"
+        settings = f"kl {rc['kl_step']}, lambda0 {rc['lambda0']}, {rc['episodes_per_iter']} episodes/iteration"
         lines.append(f"| {r['task']} | {r['demos']} | {settings} | {c['BC alone']['formatted']} | {c['RL alone']['formatted']} | "
                      f"{c['DAPG']['formatted']} | {c['RL alone']['env_steps']:,} | {c['DAPG']['env_steps']:,} | "
                      f"{c['RL alone']['train_wall_s'] / 60:.1f} min | {c['DAPG']['train_wall_s'] / 60:.1f} min | "
                      f"{rate:.0f} | {1e6 / rate / 3600:.1f} h |")
     if rows:
         r0 = rows[0]
-        lines += ["", f"Other settings: lambda1 {r0['rl_config']['lambda1']}, "
-                  f"{r0['rl_config']['episodes_per_iter']} episodes per iteration, seed 0; learning curves: "
+        lines += ["", f"Other settings: lambda1 {r0['rl_config']['lambda1']}, seed 0; learning curves: "
                   "`dapg_<task>_<N>demos[_<tag>].png`.", "", "Commands:", ""]
         lines += [f"    {r['command']}" for r in rows]
     md = "\n".join(lines) + "\n"
@@ -155,7 +154,7 @@ def main() -> None:
     p.add_argument("--demos", type=int, default=10)
     p.add_argument("--env-steps", type=int, default=100_000, help="RL budget, same for RL alone and DAPG")
     p.add_argument("--eval-episodes", type=int, default=50)
-    p.add_argument("--episodes-per-iter", type=int, default=20)
+    p.add_argument("--episodes-per-iter", type=int, default=50)
     p.add_argument("--kl-step", type=float, default=0.1)
     p.add_argument("--lambda0", type=float, default=0.01)
     p.add_argument("--lambda1", type=float, default=0.95)

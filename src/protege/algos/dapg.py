@@ -49,8 +49,9 @@ RL_SEED_OFFSET = 10_000_000
 class RLConfig:
     env_steps: int = 1_000_000
     """Budget of environment steps for the RL stage (the run stops at the first iteration reaching it)."""
-    episodes_per_iter: int = 20
-    """Episodes sampled per iteration."""
+    episodes_per_iter: int = 50
+    """Episodes sampled per iteration. Each NPG step moves the policy by the full trust region, so a
+    small batch makes the run a random walk: on pick-place (1M steps) 20 episodes ended at 36%, 50 at 98%."""
     num_envs: int = 10
     """Envs stepped together (one batched policy forward per step)."""
     algo: str = "npg"
