@@ -35,7 +35,7 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/multimodality.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/chunk_ablation.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/rl_speed.py
-	for t in pick-place assembly shelf-place; do OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/dapg_table.py --task $$t --demos 10 --env-steps 100000; done
+	for td in pick-place:10 assembly:4 shelf-place:7; do OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/dapg_table.py --task $${td%:*} --demos $${td#*:} --env-steps 1000000 --tag 1M-e50; done
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/gates.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/dagger_vs_bc.py --task pendulum --seeds 0 1 2 --demos 2 --episodes-per-round 2 --steps 500
 	for s in 0 1 2; do OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/dagger_vs_bc.py --task metaworld/pick-place --seeds $$s --demos 10 --rounds 5 --episodes-per-round 10 --steps 2000 --bc-demos 20 40 80; done
