@@ -55,7 +55,7 @@ class RunFolder:
             for key, value in config.items():
                 # A key the stored config lacks is an option added after the run began: nothing to compare.
                 if key not in RESUMABLE_FIELDS and key in old and old[key] != value:
-                    raise bad_input(cfg_path, key, f"{old.get(key)!r} to resume this run",
+                    raise bad_input(cfg_path, key, f"{old[key]!r} to resume this run",
                                     f"{value!r} (choose another --out for a different run)")
         elif self.root.exists() and any(self.root.iterdir()):
             raise bad_input(self.root, None, "an empty or new folder for the run", "other files")

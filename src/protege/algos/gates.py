@@ -27,6 +27,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from protege.actor import Observation, Supervisor
+from protege.algos.dagger_run import episode_round
 from protege.errors import ProtegeError
 
 BETA_SCHEDULES = ("constant", "linear", "exponential")
@@ -224,7 +225,7 @@ class HGGate(_NoCalibration):
 
     def start_round(self, round_index: int, learner: Any, episodes: list) -> None:
         if self.max_control_from_demos and hasattr(self.supervisor, "max_control"):
-            lengths = [len(e) for e in episodes if int(e.info.get("round", 0)) == 0]
+            lengths = [len(e) for e in episodes if episode_round(e) == 0]
             if lengths:
                 self.supervisor.max_control = max(int(self.supervisor.min_control), round(float(np.mean(lengths))))
 
