@@ -36,9 +36,9 @@ from _common import OUT, ROOT, machine  # noqa: E402
 import torch  # noqa: E402
 
 from protege.algos.bc import TrainConfig  # noqa: E402
-from protege.algos.dapg import RLConfig, rl_from_scratch, run_dapg  # noqa: E402
-from protege.algos.npg import NPGConfig  # noqa: E402
-from protege.algos.rl_curve import plot_curves  # noqa: E402
+from protege.algos.rl import RLConfig, rl_from_scratch, run_dapg  # noqa: E402
+from protege.algos.rl.npg import NPGConfig  # noqa: E402
+from protege.algos.rl.curve import plot_curves  # noqa: E402
 from protege.checkpoint import CheckpointActorFactory  # noqa: E402
 from protege.data.native import load_dataset  # noqa: E402
 from protege.envs import get_task  # noqa: E402

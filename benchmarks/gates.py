@@ -74,7 +74,7 @@ def report(args: argparse.Namespace) -> None:
         lines.append(f"| {gate} | {last['round']} | {reach} | {until if hit else '-'} | {reach_top} | {conf} | "
                      f"{100 * last['success_rate']:.0f}%; {fmt(confirm_last)} | {last['total_labels']} |")
     lines += ["", "Per round (expert labels this round / cumulative, interventions, success):", ""]
-    from protege.algos.dagger_run import records_table
+    from protege.algos.dagger.run_folder import records_table
 
     for gate, recs in results.items():
         lines += [f"## {gate}", "", records_table(recs), ""]
@@ -88,7 +88,7 @@ def fmt(s: dict) -> str:
 
 def confirm_eval(args: argparse.Namespace, gate: str, record: dict) -> dict:
     """Success of `record`'s learner on `--confirm-episodes` fresh held-out seeds (cached beside the run)."""
-    from protege.algos.ensemble import LearnerFactory
+    from protege.algos.dagger.ensemble import LearnerFactory
     from protege.envs import get_task
     from protege.evaluation.evaluate import evaluate
 

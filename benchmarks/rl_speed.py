@@ -24,8 +24,8 @@ from _common import write_outputs  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from protege.algos.dapg import RLConfig, random_stats, train_rl  # noqa: E402
-from protege.algos.rl_rollout import VecSampler, flat_obs  # noqa: E402
+from protege.algos.rl.loop import RLConfig, random_stats, train_rl  # noqa: E402
+from protege.algos.rl.rollout import VecSampler, flat_obs  # noqa: E402
 from protege.envs import get_task  # noqa: E402
 from protege.policies import make_policy  # noqa: E402
 

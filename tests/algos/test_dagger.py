@@ -7,9 +7,9 @@ import pytest
 
 from protege.algos.bc import TrainConfig, train_bc
 from protege.algos.dagger import DaggerConfig, collect_episode, run_dagger
-from protege.algos.dagger_run import round_accounting, training_segments
-from protege.algos.ensemble import Learner
-from protege.algos.gates import DaggerGate, HGGate, SimulatedSupervisor
+from protege.algos.dagger.run_folder import round_accounting, training_segments
+from protege.algos.dagger.ensemble import Learner
+from protege.algos.dagger.gates import DaggerGate, HGGate, SimulatedSupervisor
 from protege.checkpoint import PolicyActor
 from protege.data import SOURCE_EXPERT, SOURCE_POLICY, load_dataset
 from protege.envs import get_task
@@ -123,7 +123,7 @@ def test_a_run_resumes_only_with_the_same_configuration(tmp_path):
 
 
 def test_a_run_from_before_an_option_existed_still_resumes(tmp_path):
-    from protege.algos.dagger_run import RunFolder
+    from protege.algos.dagger.run_folder import RunFolder
 
     RunFolder(tmp_path / "run", {"gate": "hg", "rounds": 1})          # written by an older protege
     RunFolder(tmp_path / "run", {"gate": "hg", "rounds": 1, "max_control": -1})
@@ -169,7 +169,7 @@ def _constant_dataset(make_episode):
 
 def test_intervention_weighted_regression_pulls_towards_interventions(make_episode):
     """Two episodes disagree on the same state; weighting the intervention 9:1 moves the fit to +0.4."""
-    from protege.algos.dagger_run import iwr_weights
+    from protege.algos.dagger.run_folder import iwr_weights
 
     ds = _constant_dataset(make_episode)
     cfg = TrainConfig(steps=300, eval_every=100, val_fraction=0.0, lr=3e-3)

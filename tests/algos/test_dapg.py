@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from protege.algos.dapg import RLConfig, demo_weight, rl_from_scratch, run_dapg, train_rl
-from protege.algos.npg import DemoTerm, PolicyBatch, policy_gradient
+from protege.algos.rl import RLConfig, rl_from_scratch, run_dapg, train_rl
+from protege.algos.rl.loop import demo_weight
+from protege.algos.rl.npg import policy_gradient
+from protege.algos.rl.types import DemoTerm, PolicyBatch
 from protege.algos.bc import TrainConfig
 from protege.checkpoint import load_checkpoint
 from protege.data import load_dataset

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from protege.algos.gates import (DaggerGate, EnsembleGate, HGGate, SimulatedSupervisor, StepView, ThriftyGate,
+from protege.algos.dagger.gates import (DaggerGate, EnsembleGate, HGGate, SimulatedSupervisor, StepView, ThriftyGate,
                                  action_deviation, beta_for_round, ensemble_disagreement)
 from protege.errors import ProtegeError
 

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from protege.algos.dapg import RLConfig, rl_from_scratch
-from protege.algos.npg import NPGConfig, conjugate_gradient, fisher_vector_product
+from protege.algos.rl import RLConfig, rl_from_scratch
+from protege.algos.rl.npg import NPGConfig, conjugate_gradient, fisher_vector_product
 from protege.envs import get_task
 from protege.policies import make_policy
 from protege.policies.gaussian import GaussianConfig

@@ -3,9 +3,9 @@ pulls towards demonstrations through the DAPG term, and runs in the RL loop."""
 
 import torch
 
-from protege.algos.dapg import RLConfig, rl_from_scratch
-from protege.algos.npg import DemoTerm, PolicyBatch
-from protege.algos.ppo import PPO, PPOConfig
+from protege.algos.rl import RLConfig, rl_from_scratch
+from protege.algos.rl.types import DemoTerm, PolicyBatch
+from protege.algos.rl.ppo import PPO, PPOConfig
 from protege.envs import get_task
 from protege.policies import make_policy
 from protege.policies.gaussian import GaussianConfig

@@ -49,7 +49,7 @@ def test_success_needs_the_goal_on_more_than_25_steps():
 def test_rl_runs_on_adroit_door(tmp_path):
     import torch
 
-    from protege.algos.dapg import RLConfig, rl_from_scratch
+    from protege.algos.rl import RLConfig, rl_from_scratch
     from protege.envs import get_task
 
     torch.set_num_threads(1)

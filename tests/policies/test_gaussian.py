@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from protege.algos.bc import TrainConfig, train_bc
-from protege.algos.rl_rollout import VecSampler
+from protege.algos.rl.rollout import VecSampler
 from protege.checkpoint import PolicyActor, load_checkpoint
 from protege.data import load_dataset
 from protege.envs import get_task

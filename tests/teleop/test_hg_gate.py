@@ -3,7 +3,7 @@
 import numpy as np
 
 from protege.algos.dagger import collect_episode
-from protege.algos.gates import HGGate
+from protege.algos.dagger.gates import HGGate
 from protege.data import SOURCE_HUMAN, SOURCE_POLICY
 from protege.envs import get_task
 from protege.teleop import ScriptedSource, TeleopDevice, default_profile, script

@@ -11,7 +11,7 @@ import tyro
 
 from protege.algos.bc import TrainConfig
 from protege.algos.dagger import DaggerConfig, run_dagger
-from protege.algos.dagger_run import records_table
+from protege.algos.dagger.run_folder import records_table
 from protege.commands._common import say
 from protege.policies import POLICIES
 from protege.progress import TqdmProgress

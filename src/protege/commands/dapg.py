@@ -9,7 +9,7 @@ from typing import Annotated
 import tyro
 
 from protege.algos.bc import TrainConfig
-from protege.algos.dapg import RLConfig, run_dapg
+from protege.algos.rl import RLConfig, run_dapg
 from protege.commands._common import say
 from protege.commands.rl import _report
 from protege.data.native import load_dataset

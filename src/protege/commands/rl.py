@@ -8,7 +8,7 @@ from typing import Annotated
 
 import tyro
 
-from protege.algos.dapg import RLConfig, rl_from_scratch
+from protege.algos.rl import RLConfig, rl_from_scratch
 from protege.commands._common import say
 from protege.envs import get_task
 from protege.policies.gaussian import GaussianConfig

@@ -4,7 +4,7 @@ pi(a | s) = N(mu(s), diag(exp(log_std))^2) in *normalised* action units (the act
 demonstrated range to [-1, 1]); mu is an MLP of the normalised observation, log_std a learned vector that
 does not depend on the state (as in DAPG). Behavioural cloning trains both by maximum likelihood through
 the shared `train_bc` loop, so RL starts exactly where BC ended. Executing the policy (`select_action`,
-`protege eval`) uses the mean, clipped to [-1, 1]; RL samples around it (see `algos/rl_rollout.py`).
+`protege eval`) uses the mean, clipped to [-1, 1]; RL samples around it (see `algos/rl/rollout.py`).
 
 It deliberately holds no RL machinery (value function, optimisers): those live in `algos/`.
 """

@@ -7,7 +7,7 @@
 
 The expert's cost is the point: every round's record counts expert labels asked, interventions (runs of
 taken-over steps), expert-controlled steps and context switches beside the success rate and its 95%
-Wilson interval. Everything is saved as it finishes and an interrupted run resumes (see `dagger_run.py`).
+Wilson interval. Everything is saved as it finishes and an interrupted run resumes (see `run_folder.py`).
 Episodes are collected in this process (the gate, the learner and the expert interact every step);
 evaluation can use worker processes.
 """
@@ -24,10 +24,10 @@ import numpy as np
 
 from protege.actor import Actor, Supervisor
 from protege.algos.bc import TrainConfig
-from protege.algos.dagger_run import (RunFolder, episode_round, iwr_weights, round_accounting, round_seeds,
+from protege.algos.dagger.run_folder import (RunFolder, episode_round, iwr_weights, round_accounting, round_seeds,
                                       training_view, with_round)
-from protege.algos.ensemble import Learner, LearnerFactory, member_paths, train_learner
-from protege.algos.gates import (BETA_SCHEDULES, DaggerGate, Decision, EnsembleGate, Gate, HGGate,
+from protege.algos.dagger.ensemble import Learner, LearnerFactory, member_paths, train_learner
+from protege.algos.dagger.gates import (BETA_SCHEDULES, DaggerGate, Decision, EnsembleGate, Gate, HGGate,
                                  SimulatedSupervisor, StepView, ThriftyGate)
 from protege.data.episode import SOURCE_EXPERT, SOURCE_POLICY, Episode
 from protege.data.native import DatasetWriter, load_dataset

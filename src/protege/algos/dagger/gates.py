@@ -16,7 +16,7 @@ Deviations and disagreements are measured in normalised action units: each actio
 the half-width of the action range, so 1.0 means "half the range". A gate never stores data itself: the
 loop stores the expert's action as the label on every step where the expert was asked, and counts it.
 This module knows nothing about environments or training loops; gates that need fitted models get them
-from `start_round` (see `algos/scalar_model.py`).
+from `start_round` (see `scalar_model.py`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from protege.actor import Observation, Supervisor
-from protege.algos.dagger_run import episode_round
+from protege.algos.dagger.run_folder import episode_round
 from protege.errors import ProtegeError
 
 BETA_SCHEDULES = ("constant", "linear", "exponential")
@@ -272,7 +272,7 @@ class EnsembleGate:
 
     def start_round(self, round_index: int, learner: Any, episodes: list) -> None:
         if self.safe:
-            from protege.algos.scalar_model import deviation_targets, fit_scalar_model
+            from protege.algos.dagger.scalar_model import deviation_targets, fit_scalar_model
 
             obs, y = deviation_targets(episodes, learner, self.half_range, self.safe_deviation)
             self.classifier = fit_scalar_model(obs, y, seed=self.seed + round_index)
@@ -326,7 +326,7 @@ class ThriftyGate:
         self._seen: list[tuple[float, float]] = []
 
     def start_round(self, round_index: int, learner: Any, episodes: list) -> None:
-        from protege.algos.scalar_model import fit_scalar_model, success_targets
+        from protege.algos.dagger.scalar_model import fit_scalar_model, success_targets
 
         obs, y = success_targets(episodes, self.gamma)
         self.value = fit_scalar_model(obs, y, seed=self.seed + round_index)

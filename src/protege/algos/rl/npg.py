@@ -1,7 +1,7 @@
 """Natural policy gradient (Kakade, 2002; as used by DAPG): the gradient preconditioned by the inverse
 Fisher information, solved by conjugate gradient, and scaled so the step moves the policy by a fixed KL.
 
-The interface every policy optimiser here shares is `PolicyOptimizer.update(policy, batch, demos)`: the
+The interface every policy optimiser here shares is `PolicyOptimizer.update(policy, batch, demos)` (`types.py`): the
 on-policy samples with their (already normalised) advantages, and optionally DAPG's demonstration term,
 whose samples enter the gradient with a per-sample weight in place of an advantage. `ppo.py` is the other
 implementation. The Fisher matrix is never formed: `fisher_vector_product` differentiates the KL twice.
@@ -10,40 +10,12 @@ implementation. The Fisher matrix is never formed: `fisher_vector_product` diffe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import torch
 
+from protege.algos.rl.types import DemoTerm, PolicyBatch
 from protege.policies.gaussian import GaussianPolicy
-
-
-@dataclass
-class PolicyBatch:
-    """On-policy samples: feats (N, D) normalised observations; actions (N, A) sampled, normalised units;
-    advantages (N,) normalised; old_log_prob (N,) log-likelihood under the sampling policy."""
-
-    feats: torch.Tensor
-    actions: torch.Tensor
-    advantages: torch.Tensor
-    old_log_prob: torch.Tensor
-
-
-@dataclass
-class DemoTerm:
-    """DAPG's demonstration samples: feats (M, D), actions (M, A) normalised; weight: per-sample weight
-    standing in for the advantage (lambda0 * lambda1^k * max advantage)."""
-
-    feats: torch.Tensor
-    actions: torch.Tensor
-    weight: float
-
-
-class PolicyOptimizer(Protocol):
-    def update(self, policy: GaussianPolicy, batch: PolicyBatch, demos: DemoTerm | None) -> dict[str, float]: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 @dataclass

@@ -1,16 +1,15 @@
-"""DAPG (Rajeswaran et al., 2018): behavioural cloning, then a policy gradient that keeps the demonstrations.
-
-`train_rl` is the one RL loop; without demonstrations it is plain RL (NPG or PPO), with them it is DAPG:
+"""The one RL loop: `train_rl` improves a Gaussian policy by NPG or PPO; given demonstrations it is
+DAPG (Rajeswaran et al., 2018):
 
     for k = 0, 1, ...:
-        sample episodes with the Gaussian policy (vectorised, `rl_rollout.py`)
+        sample episodes with the Gaussian policy (vectorised, `rollout.py`)
         advantages by GAE on the value baseline (`gae.py`, `value.py`), normalised to mean 0, std 1
         demonstration weight w_k = lambda0 * lambda1^k * max(advantages)
         policy step on  sum_pi grad log pi * A  +  sum_demo grad log pi * w_k   (`npg.py` / `ppo.py`)
         refit the value baseline; write the curve row and the iteration checkpoint
 
-`run_dapg` adds the BC pre-training (maximum likelihood through `train_bc`). A run folder resumes from its
-last complete iteration (`rl_checkpoint.py`). This module does not parse arguments or print.
+`dapg.py` adds the BC pre-training (`run_dapg`). A run folder resumes from its
+last complete iteration (`checkpoint.py`). This module does not parse arguments or print.
 """
 
 from __future__ import annotations
@@ -24,15 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from protege.algos.bc import TrainConfig, train_bc
-from protege.algos.gae import gae
-from protege.algos.npg import NPG, DemoTerm, NPGConfig, PolicyBatch
-from protege.algos.ppo import PPO, PPOConfig
-from protege.algos.rl_checkpoint import latest_iteration, load_iteration, save_iteration
-from protege.algos.rl_curve import plot_curves, write_csv
-from protege.algos.rl_rollout import VecSampler
-from protege.algos.value import ValueFunction
-from protege.checkpoint import load_checkpoint
+from protege.algos.rl.gae import gae
+from protege.algos.rl.npg import NPG, NPGConfig
+from protege.algos.rl.types import DemoTerm, PolicyBatch
+from protege.algos.rl.ppo import PPO, PPOConfig
+from protege.algos.rl.checkpoint import latest_iteration, load_iteration, save_iteration
+from protege.algos.rl.curve import plot_curves, write_csv
+from protege.algos.rl.rollout import VecSampler
+from protege.algos.rl.value import ValueFunction
 from protege.data.native import Dataset
 from protege.envs.task import Task
 from protege.errors import ProtegeError, bad_input
@@ -287,25 +285,6 @@ def rl_from_scratch(task: Task, config: RLConfig, out: str | Path, policy_config
     policy = make_policy("gaussian", policy_config, task.spec, stats)
     return train_rl(task, policy, config, run, progress=progress, initial_env_steps=steps,  # type: ignore[arg-type]
                     ckpt_extra={"normalisation": "random-action episodes"})
-
-
-def run_dapg(task: Task, demos: Dataset, config: RLConfig, out: str | Path,
-             policy_config: GaussianConfig | None = None, bc_config: TrainConfig | None = None,
-             progress: Progress | None = None) -> tuple[RLResult, Path]:
-    """BC pre-training of a Gaussian policy on `demos` (to `out/bc`, skipped if already there), then DAPG."""
-    run = Path(out)
-    bc_dir = run / "bc"
-    check_compatible(demos.spec, task.spec, f"demonstrations {demos.path}", task.name)
-    if not (bc_dir / "done").exists():  # the marker is written only once BC has finished
-        bc_config = bc_config or TrainConfig(steps=2000, seed=config.seed)
-        train_bc(demos, "gaussian", policy_config, bc_config, out=bc_dir, progress=progress)
-        (bc_dir / "done").write_text("BC finished\n")
-    policy = load_checkpoint(bc_dir)
-    if not isinstance(policy, GaussianPolicy):
-        raise bad_input(bc_dir / "config.json", "policy", "'gaussian'", repr(policy.name))
-    result = train_rl(task, policy, config, run, demos=demos, progress=progress,
-                      ckpt_extra={"bc_checkpoint": str(bc_dir), "demos": str(demos.path), "demo_episodes": len(demos)})
-    return result, bc_dir
 
 
 def _jsonable(obj: Any) -> Any:

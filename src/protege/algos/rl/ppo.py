@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from protege.algos.npg import DemoTerm, PolicyBatch
+from protege.algos.rl.types import DemoTerm, PolicyBatch
 from protege.policies.gaussian import GaussianPolicy
 
 

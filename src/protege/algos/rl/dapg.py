@@ -1,0 +1,37 @@
+"""DAPG: behavioural cloning of a Gaussian policy on the demonstrations (maximum likelihood through
+`train_bc`), then the RL loop with the demonstration term (`loop.train_rl`). The BC stage is skipped when
+the run folder already holds it, so a DAPG run resumes wherever it stopped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from protege.algos.bc import TrainConfig, train_bc
+from protege.algos.rl.loop import RLConfig, RLResult, train_rl
+from protege.checkpoint import load_checkpoint
+from protege.data.native import Dataset
+from protege.envs.task import Task
+from protege.errors import bad_input
+from protege.policies import GaussianConfig
+from protege.policies.gaussian import GaussianPolicy
+from protege.progress import Progress
+from protege.specs import check_compatible
+
+
+def run_dapg(task: Task, demos: Dataset, config: RLConfig, out: str | Path,
+             policy_config: GaussianConfig | None = None, bc_config: TrainConfig | None = None,
+             progress: Progress | None = None) -> tuple[RLResult, Path]:
+    """BC pre-training of a Gaussian policy on `demos` (to `out/bc`, skipped if already there), then DAPG."""
+    run = Path(out)
+    bc_dir = run / "bc"
+    check_compatible(demos.spec, task.spec, f"demonstrations {demos.path}", task.name)
+    if not (bc_dir / "done").exists():  # the marker is written only once BC has finished
+        bc_config = bc_config or TrainConfig(steps=2000, seed=config.seed)
+        train_bc(demos, "gaussian", policy_config, bc_config, out=bc_dir, progress=progress)
+        (bc_dir / "done").write_text("BC finished\n")
+    policy = load_checkpoint(bc_dir)
+    if not isinstance(policy, GaussianPolicy):
+        raise bad_input(bc_dir / "config.json", "policy", "'gaussian'", repr(policy.name))
+    result = train_rl(task, policy, config, run, demos=demos, progress=progress,
+                      ckpt_extra={"bc_checkpoint": str(bc_dir), "demos": str(demos.path), "demo_episodes": len(demos)})
+    return result, bc_dir
