@@ -23,15 +23,26 @@ def default_threads() -> int:
     return max(1, min(DEFAULT_MAX_THREADS, cores))
 
 
+_chosen: int | None = None  # the count last asked for explicitly in this process (e.g. by `--threads`)
+
+
 def set_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op thread count (None or 0 = `default_threads()`); returns the count set."""
+    """Set torch's intra-op thread count; returns the count set.
+
+    An explicit count (>= 1) is applied and remembered for the process; None or 0 applies the remembered
+    count, or `default_threads()` if none was ever given. So `protege --threads 1 ...` (or a benchmark
+    calling `set_threads(1)` once) holds for every later training run that asks for "the default".
+    """
+    global _chosen
     import torch
 
-    n = default_threads() if not threads else int(threads)
-    if n < 1:
+    if threads is not None and (not isinstance(threads, int) or threads < 0):
         from protege.errors import bad_input
 
-        raise bad_input(None, "threads", "an integer >= 1 (0 = the default)", str(threads))
+        raise bad_input(None, "threads", "an integer >= 1 (0 = the default)", repr(threads))
+    if threads:
+        _chosen = int(threads)
+    n = _chosen or default_threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
