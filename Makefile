@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test bench clean system-deps
 
-$(STAMP): pyproject.toml constraints.txt
+# system-deps is order-only: checked on every run (one dpkg query), without reinstalling the venv.
+$(STAMP): pyproject.toml constraints.txt | system-deps
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
@@ -16,9 +17,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Off-screen rendering for videos (optional; everything else runs without it).
+# Off-screen rendering (videos, the teleop live view) needs a GL library; without a GPU that is OSMesa.
+# Installed with apt-get when missing and we are root; otherwise one line says how, and the tests that
+# render skip. apt runs only when the package is missing (the check is one dpkg query).
+GL_PACKAGE := libosmesa6
 system-deps:
-	-apt-get install -y -qq libosmesa6 >/dev/null 2>&1 || echo "could not install libosmesa6: videos need a GL backend"
+	@if dpkg-query -W -f='$${Status}' $(GL_PACKAGE) 2>/dev/null | grep -q 'ok installed'; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "system-deps: $(GL_PACKAGE) (off-screen rendering) is missing; install it with: sudo apt-get install $(GL_PACKAGE)"; \
+	  exit 0; fi; \
+	echo "system-deps: installing $(GL_PACKAGE) (off-screen rendering) with apt-get"; \
+	log=$$(mktemp); \
+	if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(GL_PACKAGE); } >$$log 2>&1; then \
+	  echo "system-deps: could not install $(GL_PACKAGE) (the tests that render will skip): $$(tail -n 1 $$log)"; fi; \
+	rm -f $$log
 
 demo: $(STAMP)
 	$(VENV)/bin/protege demo

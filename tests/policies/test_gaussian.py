@@ -19,7 +19,8 @@ def test_bc_checkpoint_becomes_rl_policy_with_the_same_actions(tmp_path):
     result = train_bc(load_dataset(tmp_path / "ds"), "gaussian", None, TrainConfig(steps=300, seed=0),
                       out=tmp_path / "bc")
     # Maximum likelihood shrinks the std from its initial exp(-1) towards the demonstrations' spread.
-    assert float(result.policy.log_std.mean()) < -1.1
+    # measured: -1.157 to -1.172 over training seeds 0-4 x threads 1 and 2; was < -1.1, within 0.06
+    assert float(result.policy.log_std.mean()) < -1.05
     policy = load_checkpoint(tmp_path / "bc")
     assert isinstance(policy, GaussianPolicy)
     task = get_task("pendulum")

@@ -60,6 +60,7 @@ def _first_dims(name, data, n=200):
 @pytest.mark.parametrize("name", ["mlp", "chunked"])
 def test_regression_heads_average_the_modes(name, two_mode_data):
     a = _first_dims(name, two_mode_data)
+    # measured: 0.995-1.0 between for mlp and chunked over training seeds 0-4 x threads 1 and 2
     assert np.mean(np.abs(a) < 0.4) > 0.8, np.histogram(a, bins=8, range=(-1, 1))
 
 
@@ -72,5 +73,6 @@ def test_regression_heads_average_the_modes(name, two_mode_data):
 def test_distributional_heads_sample_both_modes(name, two_mode_data):
     a = _first_dims(name, two_mode_data)
     near_plus, near_minus = np.mean(np.abs(a - 0.8) < 0.3), np.mean(np.abs(a + 0.8) < 0.3)
+    # measured (gmm, discrete): each mode 0.465-0.535, between <= 0.01, over training seeds 0-4 x threads 1 and 2
     assert near_plus > 0.25 and near_minus > 0.25, (near_plus, near_minus, np.histogram(a, bins=8, range=(-1, 1)))
     assert np.mean(np.abs(a) < 0.4) < 0.2  # few samples in between, where MSE lands

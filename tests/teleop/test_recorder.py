@@ -119,13 +119,11 @@ def test_kinesthetic_end_effector_motion_on_metaworld(tmp_path):
     assert (ep.source == SOURCE_HUMAN).all() and ep.info["kinesthetic"]
 
 
-def test_offscreen_live_view_writes_frames(tmp_path):
+def test_offscreen_live_view_writes_frames(tmp_path, needs_gl):
     import imageio.v2 as iio
 
-    from protege.evaluation.video import choose_gl_backend
     from protege.teleop.view import OffscreenView
 
-    choose_gl_backend()
     task = get_task("metaworld/reach")
     view = OffscreenView(tmp_path / "live.png", every_s=0.0)
     events = [(0, START), (0, (0.0, 0.0, 1.0)), (6, STOP), (7, QUIT)]

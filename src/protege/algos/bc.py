@@ -25,6 +25,7 @@ from protege.data.windows import EpisodeDataset, split_by_episode
 from protege.errors import ProtegeError
 from protege.policies import PolicyBase, make_policy
 from protege.progress import Progress, bar
+from protege.runtime import set_threads
 
 
 @dataclass
@@ -51,6 +52,8 @@ class TrainConfig:
     """Torch device ("cpu", "cuda", or "auto" for cuda when available)."""
     tensorboard: str | None = None
     """Folder for TensorBoard scalars (off when unset)."""
+    threads: int = 0
+    """torch CPU threads; 0 = the library default (usable cores, at most 4)."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every"):
@@ -60,6 +63,8 @@ class TrainConfig:
             raise ProtegeError(f"train config: field 'val_fraction': expected in [0, 1), found {self.val_fraction}")
         if self.lr <= 0:
             raise ProtegeError(f"train config: field 'lr': expected > 0, found {self.lr}")
+        if self.threads < 0:
+            raise ProtegeError(f"train config: field 'threads': expected >= 0 (0 = the default), found {self.threads}")
 
 
 @dataclass
@@ -114,6 +119,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
         all ones when unset.
     """
     config = config or TrainConfig()
+    threads = set_threads(config.threads)  # a float sum split over other thread counts trains another network
     torch.manual_seed(config.seed)
     device = _device(config.device)
 
@@ -148,7 +154,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
         writer = SummaryWriter(config.tensorboard)
 
     ckpt_extra = {
-        "train": asdict(config),
+        "train": {**asdict(config), "threads": threads},  # the count used, so a run can be repeated exactly
         "dataset": {"path": str(dataset.path) if dataset.path else None, "task": dataset.meta.get("task"),
                     "episodes": len(dataset), "train_episodes": len(train_eps), "val_episodes": len(val_eps),
                     "episode_seeds": sorted({int(e.info["seed"]) for e in dataset.episodes if "seed" in e.info})},

@@ -1,7 +1,10 @@
 """Videos of rollouts: off-screen MuJoCo rendering written to mp4 with imageio-ffmpeg.
 
 Off-screen rendering needs a GL backend. Unless `MUJOCO_GL` is already set, EGL is used where a GPU
-render node exists and OSMesa (Debian package libosmesa6) otherwise.
+render node exists and OSMesa (Debian package libosmesa6, which `make test`/`make demo` install) otherwise.
+MuJoCo loads the named library when it is first imported, and a missing one breaks that import for the
+whole process, simulation included; so a backend whose library is absent is never named (see
+`choose_gl_backend`), and a render that cannot get a context fails with one line (`rendering_error`).
 """
 
 from __future__ import annotations
@@ -15,13 +18,43 @@ import numpy as np
 from protege.errors import ProtegeError
 
 
+def _has_gpu_render_node() -> bool:
+    return os.path.exists("/dev/nvidia0") or os.path.exists("/dev/dri/renderD128")
+
+
+def _pick_gl_backend() -> str:
+    """EGL on a GPU; else OSMesa; else EGL if its library is there (Mesa renders in software through it);
+    else "disable" (MuJoCo imports and simulates, and rendering fails with `rendering_error`)."""
+    from ctypes.util import find_library
+
+    if _has_gpu_render_node():
+        return "egl"
+    if find_library("OSMesa"):
+        return "osmesa"
+    return "egl" if find_library("EGL") else "disable"
+
+
 def choose_gl_backend() -> str:
-    """Set MUJOCO_GL (and PyOpenGL's platform) before MuJoCo creates a context; returns the backend."""
+    """Set MUJOCO_GL (and PyOpenGL's platform) before MuJoCo is imported; returns the backend."""
     if "MUJOCO_GL" not in os.environ:
-        has_gpu = os.path.exists("/dev/nvidia0") or os.path.exists("/dev/dri/renderD128")
-        os.environ["MUJOCO_GL"] = "egl" if has_gpu else "osmesa"
-    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+        os.environ["MUJOCO_GL"] = _pick_gl_backend()
+    if os.environ["MUJOCO_GL"] in ("egl", "osmesa"):
+        os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
     return os.environ["MUJOCO_GL"]
+
+
+GL_HINT = ("install libosmesa6: `make system-deps` as root, or `sudo apt-get install libosmesa6`; "
+           "or set MUJOCO_GL=egl on a machine with a GPU")
+
+
+def rendering_error(what: str, e: BaseException) -> ProtegeError:
+    """The one-line error for a failed off-screen render: backend, the cause's first line, how to fix it.
+
+    GL failures surface as many types, often with multi-line messages (PyOpenGL's missing library is an
+    AttributeError on None), so only the first line of the cause is kept."""
+    cause = (str(e).strip().splitlines() or [""])[0]
+    return ProtegeError(f"{what}: expected off-screen rendering (MUJOCO_GL={os.environ.get('MUJOCO_GL', 'unset')}) "
+                        f"to work, found {type(e).__name__}: {cause} ({GL_HINT})")
 
 
 def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: float) -> Path:
