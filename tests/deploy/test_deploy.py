@@ -90,3 +90,40 @@ def test_deploy_imports_neither_training_code_nor_simulators():
             "assert not bad, bad\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("flag, value", [("--steps", -1), ("--hz", 0), ("--max-delta", -0.1), ("--max-obs-age", -1),
+                                         ("--rt-priority", 100)])
+def test_invalid_numeric_deploy_flags_are_one_line_errors(flag, value, mlp_checkpoint, protege_cmd):
+    r = _run(protege_cmd, "deploy", "--checkpoint", mlp_checkpoint, "--robot", "sim:pendulum", flag, value)
+    assert r.returncode != 0 and "completed" not in r.stdout
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{flag}: expected" in lines[0], r.stderr
+
+
+def test_invalid_export_tolerance_is_a_one_line_error(mlp_checkpoint, tmp_path, protege_cmd):
+    r = _run(protege_cmd, "export", "--checkpoint", mlp_checkpoint, "--out", tmp_path / "p.onnx", "--tolerance", -1)
+    assert r.returncode != 0 and r.stderr.strip().splitlines() == [r.stderr.strip()] and "--tolerance" in r.stderr
+    assert not (tmp_path / "p.onnx").exists()
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_ends_deploy_through_the_safe_stop(sig, mlp_checkpoint, tmp_path, protege_cmd):
+    import signal
+    import time
+
+    proc = subprocess.Popen([*protege_cmd, "deploy", "--checkpoint", str(mlp_checkpoint), "--robot", "sim:pendulum",
+                             "--hz", "50", "--json", str(tmp_path / "d.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "deploying" in proc.stdout.readline()  # handlers are in place from this line on
+        time.sleep(1.0)  # let it run some steps
+        proc.send_signal(getattr(signal, sig))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    report = json.loads((tmp_path / "d.json").read_text())
+    assert report["stop_reason"] == f"interrupted ({sig})" and report["steps"] > 0
+    assert report["final_action"] == [0.0] and report["disconnected"]  # centre action sent, then disconnected
+    assert f"stopped: interrupted ({sig})" in out  # and the report printed

@@ -1,30 +1,35 @@
-"""Chunk execution: synchronous queues, and asynchronous inference that never makes the loop wait."""
+"""Chunk execution in deploy: the controller eval runs (sync), and opt-in asynchronous inference that never
+makes the loop wait."""
 
 import threading
 
 import numpy as np
+import pytest
 
+from protege.controller import ExecutionSettings
 from protege.deploy import ChunkExecutor
+from protege.errors import ProtegeError
 
 
 class StepChunks:
     """A chunking head whose chunk predicted at step s is [s, s+1, ..., s+H-1] (one action dim), so the
     executed value shows which step's plan it came from. `gate` (when set) blocks inference until released."""
 
-    obs_keys, n_obs = ["t"], 1
+    obs_keys, normal, name = ["t"], None, "steps"
 
-    def __init__(self, horizon, execute, gate=None):
-        self.horizon, self.execute_steps, self.gate = horizon, execute, gate
+    def __init__(self, horizon, execute, gate=None, execution="receding"):
+        self.settings = ExecutionSettings(horizon=horizon, n_action_steps=execute, execution=execution)
+        self.gate = gate
         self.calls = []
         self.called = threading.Event()
 
-    def predict(self, history):
+    def predict(self, history, noise):
         s = int(history["t"][0, -1])
         self.calls.append(s)
         self.called.set()
         if self.gate is not None:
             assert self.gate.wait(10)
-        return (s + np.arange(self.horizon, dtype=np.float32))[:, None]
+        return (s + np.arange(self.settings.horizon, dtype=np.float32))[None, :, None]
 
 
 def obs(t):
@@ -32,10 +37,24 @@ def obs(t):
 
 
 def test_sync_executes_the_chunk_then_replans():
-    ex = ChunkExecutor(StepChunks(4, 3), asynchronous=False)
+    ex = ChunkExecutor(StepChunks(4, 3))
+    assert not ex.asynchronous  # the default: eval's actions
     out = [float(ex.act(obs(t))[0]) for t in range(7)]
     assert out == [0, 1, 2, 3, 4, 5, 6]  # replans at 0, 3 and 6, each from the current step
     assert ex.predictor.calls == [0, 3, 6]
+
+
+def test_sync_runs_the_temporal_ensemble_and_prime_does_not_observe_twice():
+    ex = ChunkExecutor(StepChunks(3, 1, execution="ensemble"))
+    ex.prime(obs(0))
+    out = [float(ex.act(obs(t))[0]) for t in range(3)]
+    # every live chunk predicts step t as t: the blend is t whatever the weights, one prediction per step
+    assert out == pytest.approx([0, 1, 2]) and ex.predictor.calls == [0, 1, 2]
+
+
+def test_async_is_refused_for_the_temporal_ensemble():
+    with pytest.raises(ProtegeError, match="asynchronous needs receding-horizon execution"):
+        ChunkExecutor(StepChunks(4, 1, execution="ensemble"), asynchronous=True)
 
 
 def test_async_uses_the_fresh_chunk_from_the_current_step_and_holds_when_starved():
@@ -65,11 +84,11 @@ def test_observation_history_repeats_the_first_observation():
     seen = []
 
     class Hist:
-        obs_keys, n_obs, horizon, execute_steps = ["t"], 3, 1, 1
+        obs_keys, settings, normal, name = ["t"], ExecutionSettings(n_obs=3), None, "hist"
 
-        def predict(self, history):
+        def predict(self, history, noise):
             seen.append(history["t"][0].tolist())
-            return np.zeros((1, 1), np.float32)
+            return np.zeros((1, 1, 1), np.float32)
 
     ex = ChunkExecutor(Hist())
     for t in (5, 6, 7, 8):

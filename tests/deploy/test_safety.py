@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from protege.controller import ExecutionSettings
 from protege.deploy import ChunkExecutor, DeployConfig, SafetyConfig, SafetyFilter, SafetyStop, run_deployment
 from protege.specs import ArraySpec, Spec
 
@@ -28,7 +29,8 @@ class FakeRobot:
         ts = time.monotonic()
         if self.fault is not None:
             ts = self.fault(self.reads, ts)
-        return {"state": np.zeros(2, np.float32), "timestamp": np.float64(ts)}
+        obs = {"state": np.zeros(2, np.float32)}
+        return obs if ts is None else {**obs, "timestamp": np.float64(ts)}
 
     def send_action(self, a):
         self.sent.append(np.array(a))
@@ -40,16 +42,16 @@ class FakeRobot:
 class ListPredictor:
     """Returns the scripted actions one per call (single-step head)."""
 
-    obs_keys, n_obs, horizon, execute_steps = ["state"], 1, 1, 1
+    obs_keys, settings, normal, name = ["state"], ExecutionSettings(), None, "list"
 
     def __init__(self, actions):
         self.actions = [np.asarray(a, np.float32) for a in actions]
         self.i = 0
 
-    def predict(self, history):
+    def predict(self, history, noise):
         a = self.actions[min(self.i, len(self.actions) - 1)]
         self.i += 1
-        return a[None]
+        return a[None, None]
 
 
 def deploy(actions, fault=None, steps=10, estop=None, **cfg):
@@ -78,6 +80,17 @@ def test_a_stale_observation_trips_the_watchdog():
     assert report.stop_reason.startswith("stale observation") and report.steps == 4  # reads 1-4 were fresh
     np.testing.assert_array_equal(robot.sent[-1], [0.0, 0.0])
     assert robot.disconnected
+
+
+def test_an_observation_without_timestamp_stops_before_moving_unless_the_watchdog_is_off():
+    robot, report = deploy([[0.1, 0.1]], fault=lambda i, ts: None)
+    assert report.stop_reason.startswith("observation without timestamp") and report.steps == 0
+    assert "--max-obs-age 0" in report.stop_reason
+    assert len(robot.sent) == 1 and robot.disconnected  # only the safe action
+    np.testing.assert_array_equal(robot.sent[-1], [0.0, 0.0])
+    # a robot that cannot stamp its readings runs with the watchdog off, explicitly
+    _, report = deploy([[0.1, 0.1]], fault=lambda i, ts: None, steps=3, max_obs_age_s=0)
+    assert report.stop_reason == "completed" and report.steps == 3
 
 
 def test_oversize_steps_are_clamped_to_bounds_and_rate_limited():
@@ -123,3 +136,11 @@ def test_realtime_request_leaves_ordinary_scheduling_behind():
     assert report.steps == 3
     if hasattr(os, "sched_getscheduler"):
         assert os.sched_getscheduler(0) == os.SCHED_OTHER  # raised for the loop only (or refused), then restored
+
+
+@pytest.mark.parametrize("field, value", [("steps", -1), ("hz", 0.0), ("max_delta", -1.0), ("max_obs_age_s", -0.5)])
+def test_deploy_config_refuses_values_out_of_range(field, value):
+    from protege.errors import ProtegeError
+
+    with pytest.raises(ProtegeError, match=f"deploy config: field '{field}': expected"):
+        DeployConfig(**{field: value})

@@ -8,6 +8,7 @@ from protege.checkpoint import load_checkpoint, save_checkpoint
 from protege.data import Dataset
 from protege.data.stats import compute_stats
 from protege.data.windows import EpisodeDataset
+from protege.errors import ProtegeError
 from protege.policies import POLICIES, make_policy
 from protege.specs import ArraySpec, Spec
 
@@ -88,9 +89,9 @@ def test_reset_clears_execution_state(name, episodes):
     policy = _policy(name, episodes).eval()
     obs = {"state": torch.randn(1, 5)}
     policy.select_action(obs)
-    assert len(policy.executor) > 0 and len(policy._history) > 0
+    assert len(policy.executor) > 0 and len(policy.controller._history) > 0
     policy.reset()
-    assert len(policy.executor) == 0 and len(policy._history) == 0
+    assert len(policy.executor) == 0 and len(policy.controller._history) == 0
 
 
 @pytest.mark.parametrize("execution", ["receding", "ensemble"])
@@ -115,11 +116,11 @@ def test_bad_config_is_refused():
     from protege.policies.diffusion import DiffusionConfig
     from protege.policies.gmm import GMMConfig
 
-    with pytest.raises(ValueError, match="n_action_steps"):
+    with pytest.raises(ProtegeError, match="n_action_steps"):
         GMMConfig(horizon=4, n_action_steps=5)
-    with pytest.raises(ValueError, match="multiple of 2"):
+    with pytest.raises(ProtegeError, match="multiple of 2"):
         DiffusionConfig(horizon=7, n_action_steps=2)
-    with pytest.raises(ValueError, match="execution"):
+    with pytest.raises(ProtegeError, match="execution"):
         POLICIES["act"][0](execution="sometimes")
 
 

@@ -27,15 +27,19 @@ class Args:
     max_delta: float = 0.0
     """Largest change of an action dimension per step, env units (0 = unlimited)."""
     max_obs_age: float = 0.25
-    """Watchdog: stop when the robot's observation is older than this, seconds (0 = off)."""
-    asynchronous: bool | None = None
-    """Infer the next chunk on a background thread while the current one executes (default: for chunking heads)."""
+    """Watchdog: stop when the robot's observation is older than this, seconds (0 = off). With it on, an
+    observation without a timestamp stops the robot (a robot that cannot stamp its readings needs 0)."""
+    asynchronous: bool = False
+    """Infer the next chunk on a background thread while the current one executes (receding horizon only).
+    Off by default: then deploy executes exactly as `protege eval`. On, each chunk is planned from an
+    observation a few steps older, and a late chunk holds the last action instead of making the loop wait."""
     rt_priority: int = 0
     """Run the control loop thread under SCHED_FIFO at this priority (1-99; needs root/CAP_SYS_NICE; 0 = off)."""
     threads: int = 1
     """CPU threads for inference."""
     seed: int = 0
-    """Seed of the simulated robot's first episode and of sampling noise for exported models."""
+    """Seed of the simulated robot's first episode and of sampling heads' noise (as `protege eval` seeds an
+    episode with that seed)."""
     json: Path | None = None
     """Write the run report here as JSON."""
 
@@ -58,23 +62,38 @@ def _estop_keys(event: threading.Event):
     return keys
 
 
+def _check_flags(args: Args) -> None:
+    """Refuse numeric flags outside their range before anything connects (one line, exit 2)."""
+    for flag, ok, expected, found in [
+        ("--hz", args.hz > 0, "> 0", args.hz),
+        ("--steps", args.steps >= 0, ">= 0 (0 = until stopped)", args.steps),
+        ("--max-delta", args.max_delta >= 0, ">= 0 (0 = unlimited)", args.max_delta),
+        ("--max-obs-age", args.max_obs_age >= 0, ">= 0 (0 = no watchdog)", args.max_obs_age),
+        ("--rt-priority", 0 <= args.rt_priority <= 99, "in [0, 99]", args.rt_priority),
+        ("--threads", args.threads >= 1, ">= 1", args.threads),
+        ("--seed", args.seed >= 0, ">= 0", args.seed),
+    ]:
+        if not ok:
+            raise ProtegeError(f"{flag}: expected {expected}, found {found}")
+
+
 def run(args: Args) -> int:
     from protege.deploy import ChunkExecutor, DeployConfig, ExportedPredictor, TorchPredictor, run_deployment
+    from protege.deploy.runner import stop_signals
     from protege.envs.sim_robot import make_robot
     from protege.specs import Spec, check_compatible
 
     if (args.checkpoint is None) == (args.model is None):
         raise ProtegeError("deploy: expected exactly one of --checkpoint CKPT or --model FILE, found "
                            + ("both" if args.checkpoint else "neither"))
-    if args.hz <= 0:
-        raise ProtegeError(f"--hz: expected > 0, found {args.hz}")
+    _check_flags(args)
     robot = make_robot(args.robot, seed=args.seed)
     if args.checkpoint is not None:
         from protege.checkpoint import load_checkpoint
 
         policy = load_checkpoint(args.checkpoint)
         check_compatible(policy.spec, robot.spec, f"checkpoint {args.checkpoint}", f"robot {args.robot}")
-        predictor = TorchPredictor(policy, threads=args.threads)
+        predictor = TorchPredictor(policy, threads=args.threads, seed=args.seed)
     else:
         from protege.deploy.exported import load_exported
 
@@ -86,11 +105,14 @@ def run(args: Args) -> int:
                           realtime_priority=args.rt_priority)
     estop = threading.Event()
     keys = _estop_keys(estop)
-    say(f"deploying {predictor.name} on {args.robot} at {args.hz:g} Hz "
-        f"({'async' if executor.asynchronous else 'sync'} inference, chunk {predictor.horizon}, executing "
-        f"{executor.execute}); {'space/Esc = emergency stop, ' if keys else ''}Ctrl-C stops safely")
+    s = executor.settings
+    plan = f"temporal ensemble m={s.ensemble_m:g}" if s.execution == "ensemble" else f"executing {s.n_action_steps}"
     try:
-        report = run_deployment(robot, executor, config, estop=estop, progress=TqdmProgress())
+        with stop_signals():  # from here SIGTERM/SIGHUP stop as Ctrl-C does
+            say(f"deploying {predictor.name} on {args.robot} at {args.hz:g} Hz "
+                f"({'async' if executor.asynchronous else 'sync'} inference, chunk {s.horizon}, {plan}); "
+                f"{'space/Esc = emergency stop, ' if keys else ''}Ctrl-C, SIGTERM or SIGHUP stop safely")
+            report = run_deployment(robot, executor, config, estop=estop, progress=TqdmProgress())
     finally:
         estop.set()
         if keys is not None:
@@ -99,5 +121,7 @@ def run(args: Args) -> int:
     say(f"simulated robot: {robot.episodes} episodes finished, {robot.successes} successful")
     if args.json is not None:
         write_json_file(args.json, {"robot": args.robot, "predictor": predictor.name, **report.to_dict(),
-                                    "episodes": robot.episodes, "successes": robot.successes})
-    return 0 if report.stop_reason in ("completed", "interrupted (Ctrl-C)") else 1
+                                    "episodes": robot.episodes, "successes": robot.successes,
+                                    "final_action": None if robot.last_action is None else robot.last_action.tolist(),
+                                    "disconnected": robot.env is None})
+    return 0 if report.stop_reason == "completed" or report.stop_reason.startswith("interrupted") else 1

@@ -34,6 +34,10 @@ def run(args: Args) -> int:
 
     if args.parity_samples < 1:
         raise ProtegeError(f"--parity-samples: expected >= 1, found {args.parity_samples}")
+    if not args.tolerance >= 0:  # also refuses nan
+        raise ProtegeError(f"--tolerance: expected >= 0, found {args.tolerance}")
+    if args.seed < 0:
+        raise ProtegeError(f"--seed: expected >= 0, found {args.seed}")
     policy = load_checkpoint(args.checkpoint)
     report = export_policy(policy, args.out, args.format, args.parity_samples, args.seed)
     noise = f", noise inputs {report.noise_normal} normal + {report.noise_uniform} uniform" \

@@ -3,8 +3,10 @@
 The exported graph takes raw observations, one input per observation key shaped (1, n_obs, *shape)
 (the history, oldest first), plus `noise.normal` / `noise.uniform` flat inputs when the head samples
 (see `noise.py`), and returns the action chunk (1, H, A) in env units. A robot computer then needs only
-onnxruntime (or libtorch) and the file: the spec, history length, chunk size and noise sizes travel in
-the file's metadata (`protege.json`).
+onnxruntime (or libtorch) and the file: the spec, noise sizes and the execution settings (history length,
+chunk size, receding horizon or temporal ensemble, n_action_steps, m, the noise shape and its held
+channels: `protege.controller.ExecutionSettings`) travel in the file's metadata (`protege.json`), so
+`protege deploy` executes the file exactly as `protege eval` executes the checkpoint.
 
 Parity: the same observations and the same noise go through PyTorch and the exported model; the report
 gives the largest absolute difference over all action values.
@@ -13,6 +15,7 @@ gives the largest absolute difference over all action values.
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from dataclasses import asdict, dataclass
@@ -26,7 +29,7 @@ from torch import nn
 from protege import __version__
 from protege.deploy.exported import META_KEY, NOISE_NORMAL, NOISE_UNIFORM, load_exported
 from protege.deploy.noise import NoiseFeed
-from protege.errors import bad_input
+from protege.errors import ProtegeError, bad_input
 
 FORMATS = ("onnx", "torchscript")
 
@@ -92,7 +95,8 @@ def metadata(policy: nn.Module, n_normal: int, n_uniform: int, fmt: str) -> dict
             "horizon": policy.horizon, "noise": {NOISE_NORMAL: n_normal, NOISE_UNIFORM: n_uniform},
             "inputs": [f"obs.{k}" for k in policy.obs_keys] + [n for n, c in ((NOISE_NORMAL, n_normal),
                                                                               (NOISE_UNIFORM, n_uniform)) if c],
-            "output": "action_chunk", "checkpoint_policy_config": cfg.get("policy_config")}
+            "output": "action_chunk", "execution": policy.execution_settings().to_dict(),
+            "checkpoint_policy_config": cfg.get("policy_config")}
 
 
 def export_policy(policy: nn.Module, out: str | Path, fmt: str = "onnx", parity_samples: int = 16,
@@ -108,6 +112,11 @@ def export_policy(policy: nn.Module, out: str | Path, fmt: str = "onnx", parity_
     example = {k: torch.from_numpy(v) for k, v in _sample_obs(policy, rng).items()}
     with torch.no_grad(), NoiseFeed() as count:  # dry run: how much noise one call draws
         policy.predict_chunk(example)
+    settings = policy.execution_settings()
+    expected = math.prod(settings.noise_shape) if settings.noise_shape is not None else 0
+    if (count.n_normal, count.n_uniform) != (expected, 0):  # the controller feeds exactly noise_shape normals
+        raise ProtegeError(f"export: {policy.name} draws {count.n_normal} normal + {count.n_uniform} uniform values "
+                           f"per prediction; its execution settings declare {expected} normal")
     graph = ExportGraph(policy, list(policy.obs_keys), count.n_normal, count.n_uniform).eval()
 
     def noise_inputs(r: np.random.Generator) -> list[np.ndarray]:

@@ -1,15 +1,18 @@
-"""From observations to the next action at control rate: predictors and the chunk executor.
+"""From observations to the next action at control rate: predictors around the one controller.
 
-A *predictor* maps the observation history (key -> (1, n_obs, ...) raw) to an action chunk (H, A) in env
-units: `TorchPredictor` runs a policy module, `ExportedPredictor` an ONNX/TorchScript file (no policy
-code needed). The `ChunkExecutor` owns the history and the queue of actions still to execute:
+A *predictor* maps the observation history (key -> (B, n_obs, ...) raw) and the noise of a sampling head
+to an action chunk (B, H, A) in env units, and states how the checkpoint executes (`settings`, from its
+config or the exported file's metadata): `TorchPredictor` runs a policy module, `ExportedPredictor` an
+ONNX/TorchScript file (no policy code needed). The `ChunkExecutor` runs the same `Controller` that
+`protege eval` runs (history, receding-horizon queue or temporal ensemble, noise and held draws):
 
-- synchronous: when the queue is empty, predict (the step waits for it) and queue the first
-  `execute_steps` actions; for single-step heads this is one inference per step;
-- asynchronous (chunking heads): inference for the next chunk starts on a background thread while the
-  current chunk executes, early enough that it is ready before the queue runs out (a margin from the
-  measured inference time). When it arrives, its actions for steps already gone by are dropped. If a
-  queue ever runs dry the last action is held and the step is counted as starved: the loop never waits.
+- synchronous (the default): exactly eval's actions; a step that needs a new chunk waits for it;
+- asynchronous (opt-in, receding horizon only): inference for the next chunk starts on a background
+  thread while the current chunk executes, early enough that it is ready before the queue runs out (a
+  margin from the measured inference time). What changes against eval: each chunk is predicted from the
+  observation `margin` steps before the previous chunk runs out (not at the step it starts), its actions
+  for steps already gone by are dropped, and if a queue runs dry the last action is held (a starved step)
+  instead of waiting. The loop never waits; the actions are no longer eval's.
 """
 
 from __future__ import annotations
@@ -22,37 +25,39 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from protege.controller import Controller, ExecutionSettings, Normal, seeded_normal
+from protege.errors import ProtegeError
+
 
 class Predictor(Protocol):
     obs_keys: list[str]
-    n_obs: int
-    horizon: int
-    execute_steps: int
-    """Actions of each chunk to execute before predicting again (<= horizon)."""
+    settings: ExecutionSettings
+    normal: Normal | None
+    name: str
 
-    def predict(self, history: dict[str, np.ndarray]) -> np.ndarray:
-        """key -> (1, n_obs, ...) raw  ->  (H, A) env units."""
+    def predict(self, history: dict[str, np.ndarray], noise: np.ndarray | None) -> np.ndarray:
+        """key -> (B, n_obs, ...) raw, noise (B, *noise_shape) or None  ->  (B, H, A) env units."""
 
 
 class TorchPredictor:
-    """A policy module (e.g. from `load_checkpoint`) as a predictor; `threads` caps torch's CPU threads."""
+    """A policy module (e.g. from `load_checkpoint`) as a predictor; `threads` caps torch's CPU threads;
+    sampling heads draw their noise from `seed` (torch's generator: the numbers eval draws for an episode
+    with that seed)."""
 
-    def __init__(self, policy: Any, threads: int = 1):
+    def __init__(self, policy: Any, threads: int = 1, seed: int = 0):
         import torch
 
         torch.set_num_threads(threads)
         self._torch = torch
         self.policy = policy.eval()
         self.obs_keys = list(policy.obs_keys)
-        self.n_obs, self.horizon = int(policy.n_obs), int(policy.horizon)
-        self.execute_steps = _execute_steps(vars(policy.config), self.horizon)
+        self.settings: ExecutionSettings = policy.execution_settings()
+        self.normal = seeded_normal(seed)
         self.name = f"torch:{policy.name}"
 
-    def predict(self, history: dict[str, np.ndarray]) -> np.ndarray:
-        torch = self._torch
-        with torch.inference_mode():
-            obs = {k: torch.from_numpy(history[k]) for k in self.obs_keys}
-            return self.policy.predict_chunk(obs)[0].numpy()
+    def predict(self, history: dict[str, np.ndarray], noise: np.ndarray | None) -> np.ndarray:
+        with self._torch.inference_mode():
+            return self.policy.predict_numpy(history, noise)
 
 
 class ExportedPredictor:
@@ -62,96 +67,77 @@ class ExportedPredictor:
         self.model = model
         meta = model.meta
         self.obs_keys = list(meta["obs_keys"])
-        self.n_obs, self.horizon = int(meta["n_obs"]), int(meta["horizon"])
-        self.execute_steps = _execute_steps(meta.get("checkpoint_policy_config") or {}, self.horizon)
-        self._noise = [(kind, n) for kind, n in meta["noise"].items() if n]
-        self._rng = np.random.default_rng(seed)
+        self.settings = ExecutionSettings.from_dict(meta.get("execution"), model.path)
+        self.normal = seeded_normal(seed)
         self.name = f"{model.kind}:{meta['policy']}"
 
-    def predict(self, history: dict[str, np.ndarray]) -> np.ndarray:
-        noise = [self._rng.standard_normal(n).astype(np.float32) if kind.endswith("normal")
-                 else self._rng.uniform(size=n).astype(np.float32) for kind, n in self._noise]
-        return self.model.run(history, noise)[0]
-
-
-def _execute_steps(config: dict, horizon: int) -> int:
-    # Chunking heads name it differently; any of these means "execute this many, then replan".
-    for key in ("n_action_steps", "execute_steps", "action_steps"):
-        if isinstance(config.get(key), int) and 0 < config[key] <= horizon:
-            return int(config[key])
-    return horizon
+    def predict(self, history: dict[str, np.ndarray], noise: np.ndarray | None) -> np.ndarray:
+        flat = [] if noise is None else [np.ascontiguousarray(noise, np.float32).reshape(-1)]
+        return self.model.run(history, flat)
 
 
 class ChunkExecutor:
-    """Observation history + action queue over a predictor; `act(obs) -> (A,)` every control step.
+    """The controller over a predictor, one observation (no batch) at a time: `act(obs) -> (A,)`.
 
-    asynchronous: predict the next chunk on a background thread (None = when the head predicts chunks).
+    asynchronous: predict the next chunk on a background thread (receding horizon only; default off).
     period_s: the control period, used to start background inference early enough.
     """
 
     def __init__(self, predictor: Predictor, asynchronous: bool | None = None, period_s: float = 0.02):
         self.predictor = predictor
-        self.asynchronous = predictor.horizon > 1 if asynchronous is None else asynchronous
+        self.settings = predictor.settings
+        self.asynchronous = bool(asynchronous)
+        if self.asynchronous and self.settings.execution != "receding":
+            raise ProtegeError(f"deploy: --asynchronous needs receding-horizon execution; {predictor.name} "
+                               f"executes with '{self.settings.execution}' (a prediction every step)")
         self.period_s = period_s
-        self.execute = max(1, min(predictor.execute_steps, predictor.horizon))
+        self.execute = self.settings.n_action_steps
         self.inference_s: list[float] = []
         self.starved = 0
+        self.controller = Controller(self.settings, self._timed_predict, predictor.obs_keys, predictor.normal)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="protege-inference") if self.asynchronous else None
         if self._pool is not None:  # start the thread now, so it does not inherit a real-time loop's priority
             self._pool.submit(lambda: None).result()
         self.reset()
 
     def reset(self) -> None:
-        self._history: deque[dict[str, np.ndarray]] = deque(maxlen=self.predictor.n_obs)
+        self.controller.reset()
         self._queue: deque[np.ndarray] = deque()
         self._job: Future | None = None
         self._job_step = 0
         self._step = 0
         self._last: np.ndarray | None = None
+        self._primed: np.ndarray | None = None
 
-    # --- history ------------------------------------------------------------------------------
-    def _push(self, obs: dict[str, np.ndarray]) -> None:
-        self._history.append({k: np.asarray(obs[k], np.float32) for k in self.predictor.obs_keys})
-        while len(self._history) < self.predictor.n_obs:  # repeat the first observation, as in training
-            self._history.appendleft(self._history[0])
-
-    def _stacked(self) -> dict[str, np.ndarray]:
-        return {k: np.stack([h[k] for h in self._history])[None] for k in self.predictor.obs_keys}
-
-    def _timed_predict(self, history: dict[str, np.ndarray]) -> np.ndarray:
+    def _timed_predict(self, history: dict[str, np.ndarray], noise: np.ndarray | None) -> np.ndarray:
         t0 = time.perf_counter()
-        chunk = np.asarray(self.predictor.predict(history), np.float32)
+        chunk = np.asarray(self.predictor.predict(history, noise), np.float32)
         self.inference_s.append(time.perf_counter() - t0)
         return chunk
 
     # --- acting -------------------------------------------------------------------------------
     def prime(self, obs: dict[str, np.ndarray]) -> None:
-        """Predict the first chunk before the clock starts (the first inference is often the slowest)."""
-        self._push(obs)
-        self._queue = deque(self._timed_predict(self._stacked())[:self.execute])
-        self._primed = True
-
-    def _margin(self) -> int:
-        """Steps of queue left when the next inference starts: the slowest of the last 20 inferences,
-        in periods, plus one (on a busy machine the tail, not the median, decides whether a chunk is late)."""
-        recent = self.inference_s[-20:]
-        latency = max(recent) if recent else self.period_s
-        return max(2, math.ceil(latency / self.period_s) + 1)
+        """Act on the first observation before the clock starts (the first inference is often the slowest);
+        the next `act` returns that action without observing again."""
+        self._primed = self._act(obs)
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        if getattr(self, "_primed", False):
-            self._primed = False  # prime() already consumed this observation
-        else:
-            self._step += 1
-            self._push(obs)
+        if self._primed is not None:
+            action, self._primed = self._primed, None
+            return action
+        self._step += 1
+        return self._act(obs)
+
+    def _act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        batched = {k: np.asarray(obs[k], np.float32)[None] for k in self.predictor.obs_keys}
         if not self.asynchronous:
-            if not self._queue:
-                self._queue = deque(self._timed_predict(self._stacked())[:self.execute])
-        elif self._last is None and not self._queue:  # not primed: the very first chunk must be waited for
-            self._queue = deque(self._timed_predict(self._stacked())[:self.execute])
+            return self.controller.act(batched)[0]
+        history = self.controller.observe(batched)
+        if self._last is None and not self._queue:  # the very first chunk must be waited for
+            self._queue = deque(self.controller.predict(history)[0, :self.execute])
         else:
             if self._job is not None and self._job.done():
-                chunk = self._job.result()
+                chunk = self._job.result()[0]
                 elapsed = self._step - self._job_step
                 # normally execute up to `execute`; if inference took longer than that, the rest of the
                 # chunk is still a better plan than holding the last action
@@ -160,14 +146,22 @@ class ChunkExecutor:
                     self._queue = deque(fresh)
                 self._job = None
             if self._job is None and len(self._queue) <= self._margin():
-                assert self._pool is not None
-                self._job, self._job_step = self._pool.submit(self._timed_predict, self._stacked()), self._step
+                assert self._pool is not None  # the noise is drawn here, on the loop thread, in step order
+                self._job = self._pool.submit(self._timed_predict, history, self.controller.noise(1))
+                self._job_step = self._step
         if self._queue:
             self._last = self._queue.popleft()
         else:
             self.starved += 1
         assert self._last is not None
         return self._last
+
+    def _margin(self) -> int:
+        """Steps of queue left when the next inference starts: the slowest of the last 20 inferences,
+        in periods, plus one (on a busy machine the tail, not the median, decides whether a chunk is late)."""
+        recent = self.inference_s[-20:]
+        latency = max(recent) if recent else self.period_s
+        return max(2, math.ceil(latency / self.period_s) + 1)
 
     def close(self) -> None:
         if self._pool is not None:

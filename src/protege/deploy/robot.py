@@ -4,9 +4,11 @@ A robot (real, or the simulated one in `protege.envs.sim_robot`) answers `connec
 `get_observation()`, `send_action(action)` and `disconnect()`, and carries its `spec` (observation keys
 and shapes, action shape and bounds) so a checkpoint can be checked against it before anything moves.
 
-An observation is a dict of numpy arrays keyed like the spec. It may also carry `"timestamp"`: when the
-robot measured it, in seconds on `time.monotonic()`; the watchdog stops the robot when that is older
-than allowed (a frozen camera or a dead bus keeps answering with the last value).
+An observation is a dict of numpy arrays keyed like the spec, plus `"timestamp"`: when the robot
+measured it, in seconds on `time.monotonic()`; the watchdog stops the robot when that is older than
+allowed (a frozen camera or a dead bus keeps answering with the last value). With the watchdog on, an
+observation without a timestamp stops the robot too (before it moves): the runner does not stamp it on
+receipt, which would only measure its own delay; a robot that cannot stamp turns the watchdog off.
 """
 
 from __future__ import annotations

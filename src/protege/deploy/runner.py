@@ -8,14 +8,16 @@ filter, send it. It measures what a robot engineer asks first:
 - step latency: from waking to the action being sent (ms), and inference latency (ms) per prediction;
 - deadline misses: steps whose action went out after the next tick was due (latency > period).
 
-Any safety stop (non-finite action, stale observation, emergency stop) or Ctrl-C ends the loop the same
-way: the safe action (centre of the bounds: zero velocity / zero torque) is sent, then the robot is
-disconnected. The stop reason is in the report; nothing is raised past the loop for those.
+Any safety stop (non-finite action, stale or unstamped observation, emergency stop), Ctrl-C, SIGTERM or
+SIGHUP ends the loop the same way (the signals become `Interrupted`, a KeyboardInterrupt): the safe action
+(centre of the bounds: zero velocity / zero torque) is sent, then the robot is disconnected. The stop
+reason is in the report; nothing is raised past the loop for those.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -28,6 +30,7 @@ from protege.deploy.clock import Rate
 from protege.deploy.inference import ChunkExecutor
 from protege.deploy.robot import TIMESTAMP_KEY, Robot
 from protege.deploy.safety import SafetyConfig, SafetyFilter, SafetyStop
+from protege.errors import bad_input
 from protege.progress import Progress, bar
 
 
@@ -48,6 +51,13 @@ class DeployConfig:
     switch_interval_s: float = 0.0005
     """Python's thread switch interval while running: short, so the loop thread gets the interpreter back
     promptly from a background inference thread (the default 5 ms would eat a quarter of a 50 Hz period)."""
+
+    def __post_init__(self) -> None:  # e.g. steps = -1 would "complete" at once instead of refusing
+        for name, ok, expected in [("hz", self.hz > 0, "> 0"), ("steps", self.steps >= 0, ">= 0 (0 = until stopped)"),
+                                   ("max_delta", self.max_delta >= 0, ">= 0"),
+                                   ("max_obs_age_s", self.max_obs_age_s >= 0, ">= 0 (0 = no watchdog)")]:
+            if not ok:
+                raise bad_input("deploy config", name, expected, repr(getattr(self, name)))
 
 
 @dataclass
@@ -108,10 +118,48 @@ def _leave_realtime() -> None:
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP while deploying: stopped exactly like Ctrl-C."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    for s in STOP_SIGNALS:  # one stop is enough: a second signal must not cut the safe stop short
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signal.Signals(signum).name)
+
+
+class stop_signals:
+    """While inside: SIGTERM and SIGHUP raise `Interrupted` (main thread only; elsewhere a no-op)."""
+
+    def __enter__(self) -> "stop_signals":
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, _raise_interrupted) for s in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+
+
 def run_deployment(robot: Robot, executor: ChunkExecutor, config: DeployConfig | None = None,
                    estop: Callable[[], bool] | threading.Event | None = None,
                    progress: Progress | None = None) -> DeployReport:
-    """Drive `robot` with `executor` at `config.hz` until `config.steps`, a safety stop, or Ctrl-C."""
+    """Drive `robot` with `executor` at `config.hz` until `config.steps`, a safety stop, Ctrl-C, SIGTERM or
+    SIGHUP."""
+    with stop_signals():
+        return _run(robot, executor, config, estop, progress)
+
+
+def _run(robot: Robot, executor: ChunkExecutor, config: DeployConfig | None,
+         estop: Callable[[], bool] | threading.Event | None, progress: Progress | None) -> DeployReport:
     config = config or DeployConfig()
     is_stopped = estop.is_set if isinstance(estop, threading.Event) else (estop or (lambda: False))
     safety = SafetyFilter(robot.spec, SafetyConfig(max_delta=config.max_delta, max_obs_age_s=config.max_obs_age_s))
@@ -161,8 +209,8 @@ def run_deployment(robot: Robot, executor: ChunkExecutor, config: DeployConfig |
                 pbar.update(50, misses=misses, latency_ms=f"{1000 * np.median(latency[-50:]):.2f}")
     except SafetyStop as e:
         stop_reason = str(e)
-    except KeyboardInterrupt:
-        stop_reason = "interrupted (Ctrl-C)"
+    except KeyboardInterrupt as e:
+        stop_reason = f"interrupted ({e.name})" if isinstance(e, Interrupted) else "interrupted (Ctrl-C)"
     finally:
         if realtime:
             _leave_realtime()

@@ -6,7 +6,10 @@ Every action passes `SafetyFilter.check` before it is sent:
 - values are clamped to the action bounds;
 - the change from the previous action is clamped to `max_delta` per step (per dimension, env units),
   so a policy glitch becomes a bounded ramp, not a jump;
-- an observation older than `max_obs_age_s` (the robot's own timestamp) stops the robot.
+- an observation older than `max_obs_age_s` (the robot's own timestamp) stops the robot; with the
+  watchdog on, an observation *without* a timestamp stops it too (before it moves, if it is the first):
+  stamping it on receipt would make the watchdog measure nothing, and a robot whose driver cannot stamp
+  its readings must say so by turning the watchdog off (`--max-obs-age 0`).
 
 The safe stop itself (what a robot does when stopped) is the runner's `safe_action`: the centre of the
 bounds, i.e. zero velocity for delta/velocity control and zero torque.
@@ -54,9 +57,12 @@ class SafetyFilter:
         self.rate_limited_steps = 0
 
     def check_observation(self, obs: dict) -> None:
-        ts = obs.get("timestamp")
-        if ts is None or self.config.max_obs_age_s <= 0:
+        if self.config.max_obs_age_s <= 0:
             return
+        ts = obs.get("timestamp")
+        if ts is None:
+            raise SafetyStop("observation without timestamp", "the watchdog needs the time the robot measured "
+                                                              "it ('timestamp'); or run with --max-obs-age 0")
         age = self._clock() - float(np.asarray(ts))
         if age > self.config.max_obs_age_s:
             raise SafetyStop("stale observation", f"observation is {age * 1000:.0f} ms old "

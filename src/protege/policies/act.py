@@ -24,7 +24,7 @@ from torch import nn
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import masked_step_mean, require
-from protege.policies.execution import check_chunk_config, make_executor
+from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.specs import Spec
 
 
@@ -97,7 +97,11 @@ class ACTPolicy(PolicyBase):
         layer = nn.TransformerDecoderLayer(d, c.n_heads, c.ff_dim, c.dropout, batch_first=True, norm_first=True)
         self.decoder = nn.TransformerDecoder(layer, c.decoder_layers, norm=nn.LayerNorm(d))
         self.action_out = nn.Linear(d, self.action_dim)
-        self.executor = make_executor(c.execution, H, c.n_action_steps, c.ensemble_m)
+
+    def execution_settings(self) -> ExecutionSettings:
+        """The config's strategy (temporal ensembling by default); with `sample_latent`, every prediction
+        draws its latent z (latent_dim,)."""
+        return chunk_settings(self.config, noise_shape=self.noise_shape(1)[1:] if self.config.sample_latent else None)
 
     def _decode(self, feats: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """feats (B, n_obs, D), z (B, latent) -> normalised chunk (B, H, A)."""

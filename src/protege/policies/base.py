@@ -5,23 +5,25 @@ acts on raw env observations and returns env-unit actions. Concrete policies imp
 `compute_loss(batch)` and `_predict_normalized(obs_features)`; this base turns that into
 
 - `predict_chunk(obs)`: obs key -> (B, n_obs, ...) raw  ->  (B, H, A) env units;
-- `select_action(obs)`: obs key -> (B, ...) raw for the current step  ->  (B, A) env units, keeping the
-  observation history and executing the chunk (here: its first action; chunking heads override the
-  execution strategy);
-- `reset()`: clears the history (and any queue).
+- `select_action(obs)`: obs key -> (B, ...) raw for the current step  ->  (B, A) env units, through the
+  one controller (`protege.controller`: history, queue or temporal ensemble, noise and held draws) that
+  `protege deploy` runs too, with the settings `execution_settings()` states from the config;
+- `reset()`: clears the controller's episode state.
 
 It deliberately knows nothing about training loops, datasets on disk or simulators.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
+from protege.controller import Controller, ExecutionSettings, Strategy
 from protege.data.normalizer import Normalizer
+from protege.data.observation import flatten_observation
 from protege.specs import Spec
 
 
@@ -40,15 +42,12 @@ class PolicyBase(nn.Module):
         if stats is not None:
             self.obs_normalizer.set_stats(_concat_stats(stats, self.obs_keys))
             self.action_normalizer.set_stats(stats["action"])
-        self._history: deque[dict[str, torch.Tensor]] = deque(maxlen=self.n_obs)
-        # Chunking heads set an execution strategy (policies/execution.py); None = execute the first action.
-        self.executor: Any = None
+        self._controller: Controller | None = None  # built on first use, from `execution_settings()`
 
     # --- observations -------------------------------------------------------------------------
     def obs_features(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """obs key -> (B, n_obs, *shape) raw  ->  (B, n_obs, obs_dim) normalised, keys concatenated."""
-        parts = [obs[k].reshape(*obs[k].shape[:2], -1).float() for k in self.obs_keys]
-        return self.obs_normalizer(torch.cat(parts, dim=-1))
+        return self.obs_normalizer(flatten_observation(obs, self.obs_keys, batch_dims=2))
 
     # --- to implement -------------------------------------------------------------------------
     def compute_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
@@ -79,28 +78,53 @@ class PolicyBase(nn.Module):
             return noise
         return torch.randn(self.noise_shape(batch_size), generator=generator, device=device)
 
-    def reset(self) -> None:
-        self._history.clear()
-        if self.executor is not None:
-            self.executor.reset()
+    # --- execution: the one controller ----------------------------------------------------------
+    def execution_settings(self) -> ExecutionSettings:
+        """How this head executes. Here: a new prediction every step, its first action, no noise; chunking
+        and sampling heads state theirs from their config (`policies.execution.chunk_settings`)."""
+        return ExecutionSettings(n_obs=self.n_obs, horizon=self.horizon)
 
-    def _stacked_history(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        self._history.append(obs)
-        while len(self._history) < self.n_obs:  # repeat the first observation, as in training windows
-            self._history.appendleft(self._history[0])
-        return {k: torch.stack([h[k] for h in self._history], dim=1) for k in obs}
+    def predict_numpy(self, history: dict[str, np.ndarray], noise: np.ndarray | None) -> np.ndarray:
+        """The controller's `predict`: history key -> (B, n_obs, ...) raw numpy, noise (B, *noise_shape) or
+        None -> (B, H, A) numpy env units."""
+        device = self.action_normalizer.shift.device
+        obs = {k: torch.from_numpy(v).to(device) for k, v in history.items()}
+        if noise is None:
+            return self.predict_chunk(obs).cpu().numpy()
+        return self.predict_chunk(obs, noise=torch.from_numpy(noise).to(device)).cpu().numpy()
+
+    @property
+    def controller(self) -> Controller:
+        """The controller `select_action` runs; noise from torch's global generator (which evaluation seeds
+        per episode)."""
+        if self._controller is None:
+            self._controller = Controller(self.execution_settings(), self.predict_numpy, self.obs_keys,
+                                          normal=_global_normal)
+        return self._controller
+
+    @property
+    def executor(self) -> Strategy:
+        """The execution strategy (queue or temporal ensemble) of the controller."""
+        return self.controller.strategy
+
+    @executor.setter
+    def executor(self, strategy: Strategy) -> None:  # e.g. an ablation trying another strategy
+        self.controller.strategy = strategy
+
+    def reset(self) -> None:
+        if self._controller is not None:
+            self._controller.reset()
 
     @torch.no_grad()
     def select_action(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """obs key -> (B, ...) raw, current step  ->  (B, A) env units to execute now."""
-        stacked = self._stacked_history(obs)  # every step, so the history stays current between chunks
-        return self._execute(lambda: self.predict_chunk(stacked))
+        raw = {k: obs[k].detach().cpu().numpy() for k in self.obs_keys}
+        return torch.from_numpy(self.controller.act(raw))
 
-    def _execute(self, predict: Any) -> torch.Tensor:
-        """The action to execute now from `predict()` -> (B, H, A): its first action, or the executor's."""
-        if self.executor is None:
-            return predict()[:, 0]
-        return self.executor.step(predict)
+
+def _global_normal(shape: tuple[int, ...]) -> np.ndarray:
+    """Standard-normal draws (float32) from torch's global generator."""
+    return torch.randn(shape).numpy()
 
 
 def _concat_stats(stats: dict, keys: list[str]) -> dict[str, list[float]]:

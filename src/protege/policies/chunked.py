@@ -14,7 +14,7 @@ import torch
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import masked_step_mean, require
-from protege.policies.execution import check_chunk_config, make_executor
+from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.nets import mlp
 from protege.specs import Spec
 
@@ -50,7 +50,9 @@ class ChunkedPolicy(PolicyBase):
         super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon)
         self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, config.horizon * self.action_dim,
                        layer_norm=config.layer_norm)
-        self.executor = make_executor(config.execution, config.horizon, config.n_action_steps, config.ensemble_m)
+
+    def execution_settings(self) -> ExecutionSettings:
+        return chunk_settings(self.config)
 
     def _predict_normalized(self, feats: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(feats.flatten(1))).view(-1, self.horizon, self.action_dim)

@@ -22,7 +22,7 @@ import torch
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import EMA, masked_step_mean, require
-from protege.policies.execution import check_chunk_config, make_executor
+from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.unet1d import ConditionalUnet1D, check_denoiser_config
 from protege.specs import Spec
 
@@ -90,9 +90,12 @@ class DiffusionPolicy(PolicyBase):
         ks = (torch.arange(config.inference_steps - 1, -1, -1) * stride).clamp_max(config.train_steps - 1)
         self.register_buffer("ddim_steps", ks)
         self._ddim_cache: tuple[tuple[int, ...], list[tuple[float, ...]]] | None = None
-        self.executor = make_executor(config.execution, config.horizon, config.n_action_steps, config.ensemble_m)
 
     # --- training ----------------------------------------------------------------------------
+    def execution_settings(self) -> ExecutionSettings:
+        """The config's strategy; every prediction draws its starting noise (H, A)."""
+        return chunk_settings(self.config, noise_shape=self.noise_shape(1)[1:])
+
     def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Noise-prediction MSE on the normalised chunk, padding steps left out."""
         cond = self.obs_features(batch.obs).flatten(1)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import masked_step_mean, require, sample_categorical
-from protege.policies.execution import check_chunk_config, make_executor
+from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.nets import mlp
 from protege.specs import Spec
 
@@ -69,9 +69,12 @@ class DiscretePolicy(PolicyBase):
         edges = torch.linspace(-1, 1, n + 1).repeat(A, 1)  # (A, bins + 1), normalised units
         self.register_buffer("edges", edges)
         self.register_buffer("centres", (edges[:, 1:] + edges[:, :-1]) / 2)  # (A, bins)
-        self.executor = make_executor(config.execution, config.horizon, config.n_action_steps, config.ensemble_m)
 
     @torch.no_grad()
+    def execution_settings(self) -> ExecutionSettings:
+        """The config's strategy; with `sample`, every prediction draws (H, A) normals that pick the bins."""
+        return chunk_settings(self.config, noise_shape=self.noise_shape(1)[1:] if self.config.sample else None)
+
     def fit_data(self, actions: torch.Tensor) -> None:
         """Quantile bins from the training actions (N, A), env units; uniform bins need nothing."""
         if self.config.binning != "quantile":

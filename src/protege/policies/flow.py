@@ -17,7 +17,7 @@ import torch
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import EMA, masked_step_mean, require
-from protege.policies.execution import check_chunk_config, make_executor
+from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.unet1d import ConditionalUnet1D, check_denoiser_config
 from protege.specs import Spec
 
@@ -61,7 +61,10 @@ class FlowPolicy(PolicyBase):
         super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon)
         self.net = ConditionalUnet1D(self.action_dim, self.obs_dim * config.n_obs, config.down_dims, config.kernel_size)
         self.ema = EMA(self.net, config.ema_decay)
-        self.executor = make_executor(config.execution, config.horizon, config.n_action_steps, config.ensemble_m)
+
+    def execution_settings(self) -> ExecutionSettings:
+        """The config's strategy; every prediction draws its starting noise (H, A)."""
+        return chunk_settings(self.config, noise_shape=self.noise_shape(1)[1:])
 
     def _velocity(self, net: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         return net(x, 1000.0 * t, cond)  # the sinusoidal embedding is tuned for step-sized inputs

@@ -19,6 +19,7 @@ from torch import nn
 
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
+from protege.policies.common import require
 from protege.policies.nets import mlp
 from protege.specs import Spec
 
@@ -38,12 +39,12 @@ class GaussianConfig:
 
     def __post_init__(self) -> None:
         self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
-        if not self.hidden_dims or min(self.hidden_dims) < 1:
-            raise ValueError(f"hidden_dims must be positive, got {self.hidden_dims}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
-        if self.init_log_std < self.min_log_std:
-            raise ValueError(f"init_log_std ({self.init_log_std}) must be >= min_log_std ({self.min_log_std})")
+        require(bool(self.hidden_dims) and min(self.hidden_dims) >= 1, "gaussian", "hidden_dims", "positive widths",
+                self.hidden_dims)
+        require(self.activation in _ACTIVATIONS, "gaussian", "activation", f"one of {sorted(_ACTIVATIONS)}",
+                self.activation)
+        require(self.init_log_std >= self.min_log_std, "gaussian", "init_log_std",
+                f">= min_log_std={self.min_log_std}", self.init_log_std)
 
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "mish": nn.Mish}

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import masked_step_mean, require, sample_categorical
-from protege.policies.execution import check_chunk_config, make_executor
+from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.nets import mlp
 from protege.specs import Spec
 
@@ -72,8 +72,14 @@ class GMMPolicy(PolicyBase):
         super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon)
         K, A, H = config.components, self.action_dim, config.horizon
         self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, H * K * (1 + 2 * A))
-        self.executor = make_executor(config.execution, H, config.n_action_steps, config.ensemble_m)
-        self._held: torch.Tensor | None = None  # the episode's component draw (B, H), see `hold_draw`
+
+    def execution_settings(self) -> ExecutionSettings:
+        """The config's strategy; when sampling, every prediction draws (H, 1 + A) normals, and with
+        `hold_draw` channel 0 (the component pick) is drawn once per episode."""
+        if self.config.sample == "mode":
+            return chunk_settings(self.config)
+        return chunk_settings(self.config, noise_shape=self.noise_shape(1)[1:],
+                              held=(0,) if self.config.hold_draw else ())
 
     def _mixture(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, n_obs, D) -> logits (B, H, K), means (B, H, K, A), stds (B, H, K, A), normalised units."""
@@ -113,23 +119,3 @@ class GMMPolicy(PolicyBase):
             pick = logits.argmax(-1)[..., None, None].expand(*logits.shape[:2], 1, self.action_dim)
             action = means.gather(2, pick)[:, :, 0]
         return self.action_normalizer.inverse(action)
-
-    def reset(self) -> None:
-        super().reset()
-        self._held = None
-
-    @torch.no_grad()
-    def select_action(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.config.sample == "mode" or not self.config.hold_draw:
-            return super().select_action(obs)
-        stacked = self._stacked_history(obs)
-        return self._execute(lambda: self.predict_chunk(stacked, noise=self._held_noise(stacked)))
-
-    def _held_noise(self, stacked: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Fresh draws for one prediction, with the component-picking channel the episode's held draw."""
-        batch = next(iter(stacked.values())).shape[0]
-        noise = self._noise(None, batch, None, self.action_normalizer.shift.device)
-        if self._held is None or self._held.shape[0] != batch:
-            self._held = noise[..., 0].clone()
-        noise[..., 0] = self._held
-        return noise
