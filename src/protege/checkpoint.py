@@ -1,4 +1,5 @@
-"""Checkpoints: a folder with `config.json` and `model.safetensors`; loading never unpickles.
+"""Checkpoints: a folder with `config.json` and `model.safetensors`, written as one atomic folder;
+loading never unpickles and never tracebacks on a damaged or hand-edited folder.
 
 config.json holds everything needed to rebuild and run the policy: policy type and config, the spec, the
 normalisation statistics (also inside the weights as buffers), the code version, and how it was trained
@@ -16,25 +17,27 @@ import numpy as np
 import torch
 
 from protege import __version__
-from protege.data.native import write_json
+from protege.data.atomic import carry_over, existing_folder, staged_folder, write_json
 from protege.errors import bad_input
 from protege.policies import POLICIES, PolicyBase, make_policy
 from protege.specs import Spec, check_compatible
 
 CHECKPOINT_FORMAT = "protege-checkpoint"
 CHECKPOINT_VERSION = 1
+CONFIG, WEIGHTS = "config.json", "model.safetensors"
 
 
 def save_checkpoint(policy: PolicyBase, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write `policy` to folder `path` (weights first, then config.json, each atomically)."""
+    """Write `policy` to folder `path` as one atomic folder.
+
+    Both files are written into a staging folder beside `path`, which then replaces `path` by renames
+    (`data/atomic.py`), so a kill at any moment leaves the previous checkpoint or the new one, never a
+    folder with weights and no config.json. Other files a user kept in the folder are carried over.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in policy.state_dict().items()}
-    tmp = path / ".model.safetensors.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(path / "model.safetensors")
     config = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
@@ -45,40 +48,113 @@ def save_checkpoint(policy: PolicyBase, path: str | Path, extra: dict[str, Any] 
         "stats": policy.stats,
         **(extra or {}),
     }
-    write_json(path / "config.json", config)
+    if path.exists() and not path.is_dir():
+        raise bad_input(path, None, "a checkpoint folder (or a new path)", "a file")
+    with staged_folder(path) as stage:
+        save_file(state, str(stage / WEIGHTS))
+        write_json(stage / CONFIG, config)
+        carry_over(path, stage, skip=(WEIGHTS, CONFIG))
     return path
 
 
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
+    """config.json of checkpoint `path`, with every field a policy is rebuilt from checked for type."""
+    path = existing_folder(path)
     if not path.exists():
         raise bad_input(path, None, "a checkpoint folder", "no such file or folder")
-    cfg_path = path / "config.json" if path.is_dir() else path
+    cfg_path = path / CONFIG if path.is_dir() else path
     if not cfg_path.exists():
-        raise bad_input(path, "config.json", "a checkpoint folder with config.json and model.safetensors",
+        raise bad_input(path, CONFIG, "a checkpoint folder with config.json and model.safetensors",
                         "no config.json")
     try:
         cfg = json.loads(cfg_path.read_text())
     except json.JSONDecodeError as e:
         raise bad_input(cfg_path, None, "valid JSON", f"malformed JSON ({e})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise bad_input(cfg_path, None, "a readable JSON file", f"{type(e).__name__}: {e}") from None
+    if not isinstance(cfg, dict):
+        raise bad_input(cfg_path, None, "a JSON object", type(cfg).__name__)
     if cfg.get("format") != CHECKPOINT_FORMAT:
         raise bad_input(cfg_path, "format", f"'{CHECKPOINT_FORMAT}'", repr(cfg.get("format")))
     for key in ("policy", "policy_config", "spec", "stats"):
         if key not in cfg:
             raise bad_input(cfg_path, key, f"a '{key}' entry", "it missing")
-    if cfg["policy"] not in POLICIES:
+    if not isinstance(cfg["policy"], str) or cfg["policy"] not in POLICIES:
         raise bad_input(cfg_path, "policy", f"one of {sorted(POLICIES)}", repr(cfg["policy"]))
+    if not isinstance(cfg["policy_config"], dict):
+        raise bad_input(cfg_path, "policy_config", "an object of config fields", type(cfg["policy_config"]).__name__)
     return cfg
 
 
+def _check_stats(stats: Any, spec: Spec, cfg_path: Path) -> None:
+    """The normalisation statistics the policy is built from: one list per field, sized like the spec."""
+    if stats is None:
+        return
+    if not isinstance(stats, dict):
+        raise bad_input(cfg_path, "stats", "an object of key -> {mean, std, min, max}", type(stats).__name__)
+    wanted = {f"observation.{k}": (v.size, ("mean", "std", "min", "max"))
+              for k, v in spec.observation.items() if len(v.shape) <= 1}
+    wanted["action"] = (spec.action.size, ("min", "max"))
+    for key, (size, fields) in wanted.items():
+        entry = stats.get(key)
+        if not isinstance(entry, dict):
+            found = "it missing" if entry is None else type(entry).__name__
+            raise bad_input(cfg_path, f"stats.{key}", "an object with " + ", ".join(fields), found)
+        for name in fields:
+            value = entry.get(name)
+            ok = isinstance(value, list) and len(value) == size and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            if not ok:
+                found = "it missing" if value is None else (
+                    f"{len(value)} values" if isinstance(value, list) else type(value).__name__)
+                raise bad_input(cfg_path, f"stats.{key}.{name}", f"a list of {size} numbers", found)
+
+
+def _weight_shapes(weights: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from the safetensors header, without reading the tensors."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise bad_input(weights, None, "a readable safetensors file", f"corrupt data ({e})") from None
+
+
+def _check_weights_fit(skeleton: PolicyBase, shapes: dict[str, tuple[int, ...]], weights: Path) -> None:
+    """Compare the module config.json describes (built without memory) with the weights file, tensor by
+    tensor, before any real allocation: an absurd config (hidden_dims of 10**9) or an observation size
+    that disagrees with the weights is named here instead of allocating or failing inside torch."""
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    for name, shape in expected.items():
+        if name not in shapes:
+            raise bad_input(weights, name, f"a tensor of shape {list(shape)} (as config.json describes)",
+                            "no such tensor")
+        if shapes[name] != shape:
+            raise bad_input(weights, name, f"shape {list(shape)} (as config.json describes)",
+                            f"shape {list(shapes[name])}")
+    extra = sorted(set(shapes) - set(expected))
+    if extra:
+        raise bad_input(weights, extra[0], "only tensors config.json describes",
+                        f"{len(extra)} more (e.g. shape {list(shapes[extra[0]])})")
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> PolicyBase:
-    """Rebuild the policy from config.json and load its weights from safetensors (no pickle)."""
+    """Rebuild the policy from config.json and load its weights from safetensors (no pickle).
+
+    Every step that could fail on a damaged or hand-edited checkpoint fails in one line naming the file
+    and field: config types first, then the module described by the config is built on the "meta" device
+    (no memory) and its tensor shapes are compared with the weights file's header, and only then is the
+    policy built and the weights read.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
+    path = existing_folder(path)
     cfg = read_checkpoint_config(path)
-    spec = Spec.from_dict(cfg["spec"])
+    cfg_path = path / CONFIG
+    spec = Spec.from_dict(cfg["spec"], cfg_path)
+    _check_stats(cfg["stats"], spec, cfg_path)
     config_cls = POLICIES[cfg["policy"]][0]
     # a field added to a head after a checkpoint was saved takes the value the checkpoint was trained
     # with (the config's PREDATING, e.g. diffusion's "epsilon" prediction), not today's default
@@ -86,20 +162,24 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> PolicyBase:
     try:
         config = config_cls(**fields)
     except (TypeError, ValueError) as e:
-        raise bad_input(path / "config.json", "policy_config", f"a valid {config_cls.__name__}", str(e)) from None
-    policy = make_policy(cfg["policy"], config, spec, cfg["stats"])
-    weights = path / "model.safetensors"
+        raise bad_input(cfg_path, "policy_config", f"a valid {config_cls.__name__}", str(e)) from None
+    weights = path / WEIGHTS
     if not weights.exists():
-        raise bad_input(path, "model.safetensors", "the weights file", "no such file")
+        raise bad_input(path, WEIGHTS, "the weights file", "no such file")
+    shapes = _weight_shapes(weights)
+    try:
+        with torch.device("meta"):
+            skeleton = make_policy(cfg["policy"], config, spec, cfg["stats"])
+    except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as e:
+        raise bad_input(cfg_path, "policy_config", f"a config {cfg['policy']} can be built from",
+                        f"{type(e).__name__}: {e}") from None
+    _check_weights_fit(skeleton, shapes, weights)
+    policy = make_policy(cfg["policy"], config, spec, cfg["stats"])
     try:
         state = load_file(str(weights), device=map_location)
     except (SafetensorError, OSError, ValueError) as e:
         raise bad_input(weights, None, "a readable safetensors file", f"corrupt data ({e})") from None
-    try:
-        policy.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise bad_input(weights, None, "weights matching config.json", first) from None
+    policy.load_state_dict(state, strict=True)  # names and shapes were checked above
     policy.checkpoint_config = cfg  # type: ignore[attr-defined]
     return policy.eval()
 

@@ -1,39 +1,118 @@
 """Recording demonstrations from a task's scripted expert into a native dataset.
 
 Each episode is written as soon as it finishes (atomically), so killing a recording loses at most the
-episode in progress. Interactive recording with a person lives in `teleop/`.
+episode in progress, and recording again into the same folder with the same settings resumes it: the
+finished episodes are kept and only the missing seeds are run. Episodes depend only on their seed, so a
+resumed dataset equals an undisturbed one. meta.json counts the seeds tried (`seeds_done`), which with
+`only_successes` is more than the episodes kept. The folder is locked while it is written.
+Interactive recording with a person lives in `teleop/`.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
+from protege.data.atomic import FolderLock, recover_folder
 from protege.data.episode import SOURCE_EXPERT
-from protege.data.native import DatasetWriter
+from protege.data.native import DatasetWriter, NoEpisodesError, load_dataset
 from protege.envs import ExpertFactory, get_task
-from protege.errors import ProtegeError
+from protege.envs.task import Task
+from protege.errors import ProtegeError, bad_input
 from protege.evaluation.rollout import EpisodeResult, record_seeds, run_episodes
 from protege.progress import Progress
 
 
 def record_expert(task_name: str, episodes: int, out: str | Path, seed: int = 0, noise: float = 0.0, workers: int = 1,
-           only_successes: bool = False, overwrite: bool = False, progress: Progress | None = None) -> Path:
-    """Run the task's expert for `episodes` episodes and write them to `out` (one atomic file each)."""
+                  only_successes: bool = False, overwrite: bool = False, progress: Progress | None = None,
+                  report: Callable[[str], None] | None = None) -> Path:
+    """Run the task's expert for `episodes` episodes (seeds) and write them to `out` (one atomic file each).
+
+    An existing recording at `out` with the same settings is resumed (or reported complete); one with
+    other settings is refused unless `overwrite`, which replaces it only once the new one is complete.
+    report: receives the one-line resume / already-complete notice.
+    """
     if episodes < 1:
         raise ProtegeError(f"--episodes: expected >= 1, found {episodes}")
     if noise < 0:
         raise ProtegeError(f"--noise: expected >= 0, found {noise}")
     task = get_task(task_name)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise bad_input(out, None, "a dataset folder (or a new path)", "a file")
     seeds = record_seeds(seed, episodes)
-    provenance = {"command": shlex.join(["protege", *sys.argv[1:]]) if sys.argv else None,
-                  "expert": task.name, "seed": seed, "noise": noise, "episode_seeds": seeds}
-    with DatasetWriter(out, task.spec, task=task.name, provenance=provenance, overwrite=overwrite) as writer:
+    settings = {"expert": task.name, "seed": seed, "noise": noise, "only_successes": only_successes}
+    command = shlex.join(["protege", *sys.argv[1:]]) if sys.argv else None
+    lock = FolderLock(out)
+    try:
+        recover_folder(out)
+        done = 0 if overwrite else _seeds_done(out, task, settings, episodes)
+        writer = DatasetWriter(out, task.spec, task=task.name, overwrite=overwrite, append=not overwrite, lock=lock,
+                               provenance={"command": command, **settings, "episode_seeds": seeds})
+    except BaseException:
+        lock.release()
+        raise
+    if report is not None and done:
+        report(f"{out}: {done} of {episodes} episodes already recorded with these settings; "
+               + (f"recording the other {episodes - done}" if done < episodes else "nothing left to record"))
+    with writer:
+        writer.meta["provenance"].update(command=command, episode_seeds=seeds)
+        writer.meta["seeds_done"] = done
+        writer.save_meta()
+
         def keep(r: EpisodeResult) -> None:
+            writer.meta["seeds_done"] = seeds.index(r.seed) + 1  # written with the episode (or alone)
             if r.episode is not None and (r.success or not only_successes):
                 writer.add(r.episode)
+            else:
+                writer.save_meta()
 
-        run_episodes(task, ExpertFactory(task.name), seeds, noise=noise, keep_episodes=True, workers=workers,
-                     progress=progress, desc=f"record {task.name}", on_result=keep, source=SOURCE_EXPERT)
-    return Path(out)
+        if done < episodes:
+            run_episodes(task, ExpertFactory(task.name), seeds[done:], noise=noise, keep_episodes=True,
+                         workers=workers, progress=progress, desc=f"record {task.name}", on_result=keep,
+                         source=SOURCE_EXPERT)
+    return out
+
+
+def _seeds_done(out: Path, task: Task, settings: dict[str, Any], episodes: int) -> int:
+    """How many of the seeds a recording with `settings` tries are already done at `out` (0 for a new or
+    empty folder); refuses, in one line, a dataset recorded otherwise."""
+    meta_path = out / "meta.json"
+    if not meta_path.exists():
+        return 0
+    try:
+        ds = load_dataset(out)
+        meta, recorded = ds.meta, [e.info.get("seed") for e in ds.episodes]
+    except NoEpisodesError:
+        try:
+            meta, recorded = json.loads(meta_path.read_text()), []
+        except (json.JSONDecodeError, OSError) as e:
+            raise bad_input(meta_path, None, "valid JSON", f"{type(e).__name__}: {e}") from None
+    if not isinstance(meta, dict):
+        raise bad_input(meta_path, None, "a JSON object", type(meta).__name__)
+    prov = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
+    replace = "(pass --overwrite to replace it, or choose another --out)"
+    if meta.get("task") != task.name or prov.get("expert") != task.name:
+        raise ProtegeError(f"{out}: expected a recording of {task.name}'s expert to resume, found a dataset of "
+                           f"{meta.get('task')!r} recorded by {prov.get('expert', prov.get('recorded_by'))!r} {replace}")
+    if "spec" in meta and meta["spec"] != task.spec.to_dict():
+        raise ProtegeError(f"{out}: field 'spec': expected {task.spec.describe()} to resume, found another spec "
+                           f"{replace}")
+    for key, value in settings.items():
+        if prov.get(key, False if key == "only_successes" else None) != value:
+            raise ProtegeError(f"{out}: field 'provenance.{key}': expected {value!r} to resume, "
+                               f"found {prov.get(key)!r} {replace}")
+    known = record_seeds(settings["seed"], max(episodes, len(prov.get("episode_seeds") or []),
+                                                int(meta.get("seeds_done", 0) or 0)))
+    index = {s: i for i, s in enumerate(known)}
+    if any(s not in index for s in recorded) or [index[s] for s in recorded] != sorted(index[s] for s in recorded):
+        raise ProtegeError(f"{out}: expected episodes recorded from seeds {known[0]}.. in order to resume, "
+                           f"found episode seeds {recorded[:5]}... {replace}")
+    done = max(int(meta.get("seeds_done", 0) or 0), index[recorded[-1]] + 1 if recorded else 0)
+    if done > episodes:
+        raise ProtegeError(f"{out}: expected at most {episodes} episodes (--episodes) to resume, found {done} "
+                           f"already recorded {replace}")
+    return done

@@ -12,7 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from protege.errors import ProtegeError
+from protege.errors import ProtegeError, bad_input
+
+Source = Any  # a file path (or None) named in error messages
+
+
+def _short(value: Any) -> str:
+    """A value as it reads in a one-line error, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,8 @@ class ArraySpec:
             if value is not None:
                 flat = tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
                 if len(flat) != int(np.prod(self.shape)):
-                    raise ValueError(f"ArraySpec.{name} has {len(flat)} values for shape {self.shape}")
+                    raise bad_input(None, name, f"{int(np.prod(self.shape))} values for shape {self.shape}",
+                                    f"{len(flat)} values")
                 object.__setattr__(self, name, flat)
 
     @property
@@ -47,8 +61,23 @@ class ArraySpec:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ArraySpec":
-        return cls(shape=tuple(d["shape"]), dtype=d.get("dtype", "float32"), low=d.get("low"), high=d.get("high"))
+    def from_dict(cls, d: Any, source: Source = None, field: str = "spec") -> "ArraySpec":
+        """Build from JSON, refusing wrong types or sizes in one line naming `source` and `field`."""
+        if not isinstance(d, dict):
+            raise bad_input(source, field, "an object with 'shape' and 'dtype'", _short(d))
+        shape = d.get("shape")
+        if not (isinstance(shape, (list, tuple)) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                         for s in shape)):
+            raise bad_input(source, f"{field}.shape", "a list of non-negative integers", _short(shape))
+        dtype = d.get("dtype", "float32")
+        if not isinstance(dtype, str):
+            raise bad_input(source, f"{field}.dtype", "a dtype name such as 'float32'", _short(dtype))
+        size = int(np.prod(shape)) if shape else 1
+        for name in ("low", "high"):
+            value = d.get(name)
+            if value is not None and not (_number_list(value) and len(value) == size):
+                raise bad_input(source, f"{field}.{name}", f"a list of {size} numbers", _short(value))
+        return cls(shape=tuple(shape), dtype=dtype, low=d.get("low"), high=d.get("high"))
 
     def describe(self) -> str:
         return f"{self.dtype}{list(self.shape)}"
@@ -84,11 +113,23 @@ class Spec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Spec":
+    def from_dict(cls, d: Any, source: Source = None) -> "Spec":
+        """Build from JSON (a checkpoint's config.json, a dataset's meta.json), checking every type and
+        size, so a damaged or hand-edited file fails in one line naming `source` and the field."""
+        if not isinstance(d, dict):
+            raise bad_input(source, "spec", "an object with 'observation' and 'action'", _short(d))
+        obs = d.get("observation")
+        if not isinstance(obs, dict) or not obs:
+            raise bad_input(source, "spec.observation", "a non-empty object of key -> array spec", _short(obs))
+        if "action" not in d:
+            raise bad_input(source, "spec.action", "an action array spec", "it missing")
+        fps = d.get("fps", 0.0)
+        if not isinstance(fps, (int, float)) or isinstance(fps, bool) or fps < 0:
+            raise bad_input(source, "spec.fps", "a number >= 0", _short(fps))
         return cls(
-            observation={k: ArraySpec.from_dict(v) for k, v in d["observation"].items()},
-            action=ArraySpec.from_dict(d["action"]),
-            fps=float(d.get("fps", 0.0)),
+            observation={k: ArraySpec.from_dict(v, source, f"spec.observation.{k}") for k, v in obs.items()},
+            action=ArraySpec.from_dict(d["action"], source, "spec.action"),
+            fps=float(fps),
         )
 
     def describe(self) -> str:

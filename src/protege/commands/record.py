@@ -1,11 +1,11 @@
-"""Record expert demonstrations of a task into a native dataset."""
+"""Record expert demonstrations of a task into a native dataset (resuming an interrupted recording)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from protege.commands._common import say
+from protege.commands._common import check_writable_dir, say
 from protege.data.native import load_dataset
 from protege.progress import TqdmProgress
 from protege.recording import record_expert
@@ -18,7 +18,7 @@ class Args:
     episodes: int
     """Number of episodes to record."""
     out: Path
-    """Dataset folder to create."""
+    """Dataset folder to create; an interrupted recording there with the same settings is resumed."""
     seed: int = 0
     """Base seed; episode i uses seed seed*10000 + i (evaluation uses a disjoint range)."""
     noise: float = 0.0
@@ -29,12 +29,13 @@ class Args:
     only_successes: bool = False
     """Keep only episodes in which the expert succeeded."""
     overwrite: bool = False
-    """Replace an existing dataset at --out."""
+    """Replace an existing dataset at --out (the old one is kept until the new recording is complete)."""
 
 
 def run(args: Args) -> int:
-    path = record_expert(args.task, args.episodes, args.out, args.seed, args.noise, args.workers, args.only_successes,
-                  args.overwrite, progress=TqdmProgress())
+    check_writable_dir(args.out, "--out")
+    path = record_expert(args.task, args.episodes, args.out, args.seed, args.noise, args.workers,
+                         args.only_successes, args.overwrite, progress=TqdmProgress(), report=say)
     ds = load_dataset(path)
     say(f"wrote {len(ds)} episodes, {ds.num_steps} steps, {ds.num_success} successful, to {path}")
     return 0

@@ -7,17 +7,23 @@
 
 A crash loses at most the episode being written: each episode file appears whole or not at all, and
 meta.json is rewritten atomically after every episode. The reader trusts the episode files, not the
-counts in meta.json. Files load with `allow_pickle=False`, always.
+counts in meta.json. Files load with `allow_pickle=False`, always, and every array's header is checked
+against the bytes the archive actually holds before anything is allocated.
 
-The primer's format (a folder of .npz files holding `observations` (T, obs_dim) and `actions`
-(T, act_dim)) reads as-is, with its observations under the key `state`.
+One writer at a time: `DatasetWriter` holds a lock on the folder (`data/atomic.py`). Overwriting an
+existing dataset writes the new one into a staging folder and swaps it in only when it is complete, so
+the old episodes survive until the new recording has succeeded.
+
+The seed format (a folder of .npz files holding `observations` (T, obs_dim) and `actions` (T, act_dim),
+optionally per-step `rewards`, `success`, `terminated`, `truncated` of shape (T,)) reads as-is, with its
+observations under the key `state`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +32,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from protege import __version__
+from protege.data.atomic import (LOCK_NAME, FolderLock, atomic_write_bytes, carry_over, commit_folder,
+                                 existing_folder, recover_folder, start_stage, write_json)
 from protege.data.episode import Episode
 from protege.data.stats import compute_stats
 from protege.errors import ProtegeError, bad_input
@@ -34,6 +42,11 @@ from protege.specs import ArraySpec, Spec
 FORMAT_NAME = "protege"
 FORMAT_VERSION = 1
 STATE_KEY = "state"
+DATASET_FILES = ("meta.json", "stats.json", "episodes")
+
+
+class NoEpisodesError(ProtegeError):
+    """A dataset folder without any episode file yet (e.g. a recording that has not finished one)."""
 
 
 @dataclass
@@ -61,21 +74,6 @@ class Dataset:
         return sum(e.num_labels if e.labels is not None else len(e) for e in self.episodes)
 
 
-def _atomic_write_bytes(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temporary file + rename)."""
-    data = json.dumps(obj, indent=2).encode()
-    _atomic_write_bytes(Path(path), lambda f: f.write(data))
-
-
 def _episode_arrays(ep: Episode) -> dict[str, np.ndarray]:
     arrays = {f"obs.{k}": v for k, v in ep.observations.items()}
     arrays["actions"] = ep.actions
@@ -90,38 +88,54 @@ def _episode_arrays(ep: Episode) -> dict[str, np.ndarray]:
 
 
 class DatasetWriter:
-    """Appends episodes to a native dataset folder, one atomic file each.
+    """Appends episodes to a native dataset folder, one atomic file each, holding the folder's lock.
 
-    Use as a context manager; `close()` writes stats.json. If the process dies, every episode already
-    added stays loadable and `load_dataset` recomputes the statistics.
+    Use as a context manager; `close()` writes stats.json, swaps in an overwriting dataset and releases
+    the lock. If the process dies, every episode already added stays loadable and `load_dataset`
+    recomputes the statistics; an overwrite that dies (or raises inside the `with`) leaves the old dataset.
     """
 
     def __init__(self, root: str | Path, spec: Spec, task: str | None = None, provenance: dict | None = None,
-                 overwrite: bool = False, append: bool = False):
-        """append: continue an existing dataset at `root` (same spec) instead of refusing it."""
+                 overwrite: bool = False, append: bool = False, lock: FolderLock | None = None):
+        """append: continue an existing dataset at `root` (same spec) instead of refusing it.
+        lock: the folder's lock when the caller already holds it (it is released by `close()`)."""
         self.root = Path(root)
         self.spec = spec
-        self.episodes_dir = self.root / "episodes"
+        if self.root.exists() and not self.root.is_dir():
+            raise bad_input(self.root, None, "a dataset folder (or a new path)", "a file")
+        self._lock = lock or FolderLock(self.root)
+        self._stage: Path | None = None
+        try:
+            self._open(task, provenance, overwrite, append)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, task: str | None, provenance: dict | None, overwrite: bool, append: bool) -> None:
+        recover_folder(self.root)
+        self.dir = self.root  # where files are written: the staging folder while overwriting
         if append and (self.root / "meta.json").exists():
             if _episode_files(self.root):
+                self.episodes_dir = self.root / "episodes"
                 self._open_existing()
                 return
             overwrite = True  # a dataset folder with no episode yet: start it afresh
-        if self.root.exists() and any(self.root.iterdir()) and not overwrite:
+        existing = self.root.exists() and any(p.name != LOCK_NAME for p in self.root.iterdir())
+        if existing and not overwrite:
             if (self.root / "meta.json").exists():
                 raise ProtegeError(f"{self.root}: expected an empty or new folder, found an existing dataset "
                                    f"(pass --overwrite to replace it, or choose another --out)")
             raise ProtegeError(f"{self.root}: expected an empty or new folder, found other files")
-        if overwrite and self.episodes_dir.exists():
-            for p in self.episodes_dir.glob("*.npz"):
-                p.unlink()
+        if existing and _episode_files(self.root):
+            self._stage = self.dir = start_stage(self.root)  # the old episodes stay until close()
+        self.episodes_dir = self.dir / "episodes"
         self.episodes_dir.mkdir(parents=True, exist_ok=True)
         self.meta: dict[str, Any] = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "task": task,
-            "fps": spec.fps,
-            "spec": spec.to_dict(),
+            "fps": self.spec.fps,
+            "spec": self.spec.to_dict(),
             "num_episodes": 0,
             "num_steps": 0,
             "num_success": 0,
@@ -130,7 +144,7 @@ class DatasetWriter:
                            **(provenance or {})},
         }
         self._episodes: list[Episode] = []
-        write_json(self.root / "meta.json", self.meta)
+        self.save_meta()
 
     def _open_existing(self) -> None:
         existing = load_dataset(self.root)
@@ -141,7 +155,11 @@ class DatasetWriter:
         # The episode files are the truth (meta.json may lag one episode behind after a crash).
         self.meta.update(num_episodes=len(existing), num_steps=existing.num_steps, num_success=existing.num_success)
         self._episodes = list(existing.episodes)
-        write_json(self.root / "meta.json", self.meta)
+        self.save_meta()
+
+    def save_meta(self) -> None:
+        """Rewrite meta.json (atomically) after changing `self.meta`."""
+        write_json(self.dir / "meta.json", self.meta)
 
     def add(self, ep: Episode) -> Path:
         for key, arr_spec in self.spec.observation.items():
@@ -155,35 +173,92 @@ class DatasetWriter:
         index = self.meta["num_episodes"]
         path = self.episodes_dir / f"{index:06d}.npz"
         arrays = _episode_arrays(ep)
-        _atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
+        atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
         self._episodes.append(ep)
         self.meta["num_episodes"] += 1
         self.meta["num_steps"] += len(ep)
         self.meta["num_success"] += int(ep.success)
-        write_json(self.root / "meta.json", self.meta)
+        self.save_meta()
         return path
 
     def close(self) -> None:
-        if self._episodes:
-            write_json(self.root / "stats.json", compute_stats(self._episodes))
+        """Finish: stats.json, then (when overwriting) swap the new dataset in, then release the lock."""
+        try:
+            if self._episodes:
+                write_json(self.dir / "stats.json", compute_stats(self._episodes))
+            if self._stage is not None:
+                carry_over(self.root, self._stage, skip=DATASET_FILES)
+                self._lock.extend_to(self._stage)
+                commit_folder(self._stage, self.root)
+                self._stage = None
+        finally:
+            self._lock.release()
+
+    def abandon(self) -> None:
+        """Give up an overwrite (the old dataset stays as it was); otherwise the same as `close()`."""
+        if self._stage is None:
+            return self.close()
+        shutil.rmtree(self._stage, ignore_errors=True)
+        self._stage = None
+        self._lock.release()
 
     def __enter__(self) -> "DatasetWriter":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abandon()
+
+
+# deflate expands at most ~1032:1; a member claiming more than this over its compressed size is lying
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _check_members(path: Path, z: zipfile.ZipFile) -> None:
+    """Refuse, before anything is allocated, an .npy member whose header declares more data than the
+    archive holds for it (e.g. shape (10**12, 3)), or object (pickled) data."""
+    archive_size = path.stat().st_size
+    for info in z.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        key = info.filename[:-4]
+        plausible = info.compress_size <= archive_size and (
+            info.file_size == info.compress_size if info.compress_type == zipfile.ZIP_STORED
+            else info.file_size <= max(info.compress_size, 1) * _MAX_DEFLATE_RATIO)
+        if not plausible:
+            raise bad_input(path, key, "a member whose sizes agree with the archive",
+                            f"{info.file_size} bytes claimed from {info.compress_size} stored")
+        with z.open(info) as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    raise ValueError(f"unsupported .npy version {version}")
+                shape, _, dtype = read_header(f)  # the header only, no data
+            except (ValueError, EOFError, OSError, SyntaxError) as e:
+                raise bad_input(path, key, "an .npy array header", f"unreadable header ({e})") from None
+            header_size = f.tell()
+        if dtype.hasobject:
+            raise bad_input(path, key, "a numeric array", "an object array (pickled data; refused, not loaded)")
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if header_size + declared != info.file_size:
+            raise bad_input(path, key, f"{declared} bytes of data for shape {tuple(shape)} {dtype}",
+                            f"{info.file_size - header_size} bytes in the archive")
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
+        with zipfile.ZipFile(path) as z:
+            _check_members(path, z)
         with np.load(path, allow_pickle=False) as z:
             out = {}
             for key in z.files:
                 try:
                     out[key] = z[key]
                 except ValueError as e:
-                    if "allow_pickle" in str(e) or "Object arrays" in str(e):
-                        raise bad_input(path, key, "a numeric array", "an object array (pickled data; refused, not loaded)") from None
                     raise bad_input(path, key, "a readable array", f"unreadable data ({e})") from None
                 except (zipfile.BadZipFile, EOFError, OSError) as e:
                     raise bad_input(path, key, "a complete array", f"corrupt or truncated data ({e})") from None
@@ -197,7 +272,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def read_episode(path: str | Path) -> Episode:
-    """Read one episode file: native (`obs.<key>`, `actions`, ...) or the primer's (`observations`, `actions`)."""
+    """Read one episode file: native (`obs.<key>`, `actions`, ...) or the seed format (`observations`,
+    `actions`, optional per-step `rewards` and `success`; `terminated`/`truncated` are not needed)."""
     path = Path(path)
     z = _read_npz(path)
     if "actions" not in z:
@@ -219,7 +295,8 @@ def read_episode(path: str | Path) -> Episode:
     actions = z["actions"]
     if actions.ndim == 1:
         actions = actions[:, None]
-    success = bool(z["success"]) if "success" in z else False
+    # native files hold one flag; the seed format may hold one per step: success at any step counts
+    success = bool(np.any(z["success"])) if "success" in z else False
     return Episode(observations=obs, actions=actions, labels=z.get("labels"), label_mask=z.get("label_mask"),
                    rewards=z.get("rewards"), success=success, source=z.get("source"),
                    intervened=z.get("intervened"), info=info, origin=str(path))
@@ -254,8 +331,9 @@ def _check_consistent(episodes: list[Episode], spec: Spec, root: Path) -> None:
 
 
 def load_dataset(path: str | Path) -> Dataset:
-    """Load a native dataset folder or a folder of primer-format .npz files into memory."""
-    root = Path(path)
+    """Load a native dataset folder or a folder of seed-format .npz files into memory (from the aside copy
+    when a crash interrupted an overwrite between its two renames)."""
+    root = existing_folder(path)
     if not root.exists():
         raise bad_input(root, None, "a dataset folder", "no such file or folder")
     if not root.is_dir():
@@ -267,15 +345,17 @@ def load_dataset(path: str | Path) -> Dataset:
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as e:
             raise bad_input(meta_path, None, "valid JSON", f"malformed JSON ({e})") from None
+        if not isinstance(meta, dict):
+            raise bad_input(meta_path, None, "a JSON object", type(meta).__name__)
         if meta.get("format") != FORMAT_NAME:
             raise bad_input(meta_path, "format", f"'{FORMAT_NAME}'", repr(meta.get("format")))
         if meta.get("format_version") != FORMAT_VERSION:
             raise bad_input(meta_path, "format_version", str(FORMAT_VERSION), repr(meta.get("format_version")))
     files = _episode_files(root)
     if not files:
-        raise bad_input(root, None, "episode .npz files", "none")
+        raise NoEpisodesError(str(bad_input(root, None, "episode .npz files", "none")))
     episodes = [read_episode(p) for p in files]
-    spec = Spec.from_dict(meta["spec"]) if "spec" in meta else _infer_spec(episodes, float(meta.get("fps", 0.0)))
+    spec = Spec.from_dict(meta["spec"], meta_path) if "spec" in meta else _infer_spec(episodes, float(meta.get("fps", 0.0)))
     _check_consistent(episodes, spec, root)
     return Dataset(episodes=episodes, spec=spec, meta=meta, path=root)
 

@@ -13,8 +13,10 @@ import numpy as np
 from protege.data.episode import Episode
 
 
-def _summary(x: np.ndarray) -> dict[str, list]:
-    x = x.reshape(x.shape[0], -1).astype(np.float64)
+def array_stats(x: np.ndarray) -> dict[str, list]:
+    """(N, ...) samples -> {"mean", "std", "min", "max"}: per-dimension lists over the N samples (float64),
+    the one format every statistics file here uses (dataset stats.json, checkpoints, converters)."""
+    x = np.asarray(x).reshape(len(x), -1).astype(np.float64)
     return {"mean": x.mean(0).tolist(), "std": x.std(0).tolist(), "min": x.min(0).tolist(), "max": x.max(0).tolist()}
 
 
@@ -23,6 +25,6 @@ def compute_stats(episodes: Iterable[Episode]) -> dict[str, dict[str, list]]:
     episodes = list(episodes)
     out = {}
     for key in episodes[0].observations:
-        out[f"observation.{key}"] = _summary(np.concatenate([e.step_observations()[key] for e in episodes]))
-    out["action"] = _summary(np.concatenate([e.targets for e in episodes]))
+        out[f"observation.{key}"] = array_stats(np.concatenate([e.step_observations()[key] for e in episodes]))
+    out["action"] = array_stats(np.concatenate([e.targets for e in episodes]))
     return out

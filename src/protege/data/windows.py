@@ -21,6 +21,7 @@ import torch
 
 from protege.data.episode import Episode
 from protege.data.native import Dataset
+from protege.errors import bad_input
 
 
 @dataclass
@@ -43,7 +44,7 @@ class EpisodeDataset:
     def __init__(self, episodes: list[Episode], n_obs: int = 1, horizon: int = 1,
                  weights: list[np.ndarray] | None = None):
         if not episodes:
-            raise ValueError("EpisodeDataset needs at least one episode")
+            raise bad_input("training data", "episodes", "at least one episode", "none")
         self.n_obs, self.horizon = int(n_obs), int(horizon)
         lengths = np.array([len(e) for e in episodes])
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])

@@ -23,6 +23,7 @@ from protege.data.formats.common import is_image_spec, native_meta
 from protege.data.formats.lerobot import PROTEGE_META
 from protege.data.formats.video import VideoWriter
 from protege.data.native import Dataset, write_json
+from protege.data.stats import array_stats
 from protege.progress import Progress, bar
 
 CHUNKS_SIZE = 1000  # files per chunk folder, LeRobot's default
@@ -38,9 +39,7 @@ def feature_name(key: str, image: bool) -> str:
 
 
 def _stats(x: np.ndarray) -> dict[str, list]:
-    x = x.reshape(len(x), -1).astype(np.float64)
-    return {"min": x.min(0).tolist(), "max": x.max(0).tolist(), "mean": x.mean(0).tolist(),
-            "std": x.std(0).tolist(), "count": [len(x)]}
+    return {**array_stats(x), "count": [len(x)]}
 
 
 def _image_stats(frames: np.ndarray) -> dict[str, list]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from protege.data.formats.common import is_image_spec
 from protege.data.formats.detect import detect_format
+from protege.data.stats import array_stats
 from protege.progress import Progress
 
 
@@ -57,9 +58,7 @@ def _lengths(x: list[int]) -> dict[str, float]:
 
 
 def _stats(x: np.ndarray) -> dict[str, Any]:
-    x = x.reshape(len(x), -1).astype(np.float64)
-    return {"dims": x.shape[1], "mean": x.mean(0).tolist(), "std": x.std(0).tolist(),
-            "min": x.min(0).tolist(), "max": x.max(0).tolist()}
+    return {"dims": int(np.prod(x.shape[1:], dtype=int)), **array_stats(x)}
 
 
 def format_info(info: dict[str, Any], max_dims: int = 6) -> str:
