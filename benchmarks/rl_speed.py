@@ -25,7 +25,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from protege.algos.rl.loop import RLConfig, random_stats, train_rl  # noqa: E402
-from protege.algos.rl.rollout import VecSampler, flat_obs  # noqa: E402
+from protege.algos.rl.rollout import VecSampler  # noqa: E402
+from protege.data.observation import flatten_observation  # noqa: E402
 from protege.envs import get_task  # noqa: E402
 from protege.policies import make_policy  # noqa: E402
 
@@ -53,7 +54,7 @@ def per_env(task, policy, n_envs: int, steps: int) -> float:
     with torch.no_grad():
         while done < steps:
             for i, e in enumerate(envs):
-                x = torch.from_numpy(flat_obs(obs[i], policy.obs_keys))[None]
+                x = torch.from_numpy(flatten_observation(obs[i], policy.obs_keys))[None]
                 mean, log_std = policy.mean_log_std(policy.features(x))
                 act = mean + torch.exp(log_std) * torch.randn(mean.shape, generator=gen)
                 a = policy.action_normalizer.inverse(act.clamp(-1, 1))[0].numpy()

@@ -10,9 +10,9 @@ import tyro
 
 from protege.algos.bc import TrainConfig
 from protege.algos.rl import RLConfig, run_dapg
-from protege.commands._common import say
+from protege.commands._common import check_writable_dir, say
 from protege.commands.rl import _report
-from protege.data.native import load_dataset
+from protege.data.formats import load_any
 from protege.envs import get_task
 from protege.policies.gaussian import GaussianConfig
 from protege.progress import TqdmProgress
@@ -23,7 +23,8 @@ class Args:
     task: str
     """Registered task to fine-tune on (see `protege tasks`); it must give rewards."""
     demos: Path
-    """Demonstration dataset folder (native, or the primer's folder of .npz files)."""
+    """Demonstrations, in any format `train` reads: native folder (or a folder of seed-format .npz
+    files), LeRobot or Minari folder, robomimic .hdf5 file."""
     out: Path
     """Run folder: bc/ (the BC checkpoint), per-iteration checkpoints, policy/ (the latest, for
     `protege eval`), curve.csv/png. An existing run folder is resumed from its last complete iteration."""
@@ -36,8 +37,9 @@ class Args:
 
 
 def run(args: Args) -> int:
+    check_writable_dir(args.out, "--out")  # a run folder that cannot be written fails now, not after BC
     task = get_task(args.task)
-    demos = load_dataset(args.demos)
+    demos = load_any(args.demos)  # native, seed .npz, LeRobot, robomimic or Minari, read in place
     say(f"DAPG ({args.rl.algo}) on {task.name} with {len(demos)} demonstrations ({demos.num_steps} steps): "
         f"BC {args.bc_steps} steps, then RL for {args.rl.env_steps:,} env steps; run folder {args.out}")
     bc = TrainConfig(steps=args.bc_steps, lr=args.bc_lr, seed=args.rl.seed)

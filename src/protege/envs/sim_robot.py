@@ -54,8 +54,7 @@ class SimRobot:
         self._obs, _, terminated, truncated, info = self.env.step(self.last_action)
         self._t += 1
         self._ok.append(self.task.step_success(info))
-        if (terminated or truncated or self._t >= self.task.horizon
-                or (self.task.stop_on_success and self._ok[-1])):
+        if self.task.episode_done(self._t, terminated, truncated, self._ok[-1]):
             self.successes += int(self.task.episode_success(self._ok))
             self.episodes += 1
             self._reset()

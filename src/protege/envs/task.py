@@ -28,9 +28,14 @@ class Task:
     horizon: maximum steps per episode.
     fps: control rate in Hz.
     spec: observation/action spec of the env.
-    stop_on_success: end the episode at the first successful step.
+    stop_on_success: end the episode at the first successful step (only where one step's success decides
+        the episode, i.e. success_window 0: with a window, stopping at the first success would end the
+        episode before the window could fill).
     success_window: 0 = an episode succeeds if any step succeeded; k > 0 = if each of its last k steps
         succeeded (and the episode ran at least k steps).
+
+    `episode_done` is the one end-of-episode rule: evaluation, recording, teleop, DAgger, RL sampling
+    and the simulated robot all ask it, so an episode ends at the same step whoever runs it.
     """
 
     name: str
@@ -49,3 +54,14 @@ class Task:
             return any(step_successes)
         k = self.success_window
         return len(step_successes) >= k and all(step_successes[-k:])
+
+    @property
+    def ends_on_success(self) -> bool:
+        """Whether a successful step ends the episode (see `stop_on_success`)."""
+        return self.stop_on_success and self.success_window <= 0
+
+    def episode_done(self, steps: int, terminated: bool, truncated: bool, success: bool) -> bool:
+        """Whether the episode is over after its `steps`-th step (1-based), given that step's
+        `terminated`/`truncated` from `env.step` and `success` (`step_success(info)`): the env ended it,
+        the horizon is reached, or (tasks that end on success) the step succeeded."""
+        return bool(terminated or truncated or steps >= self.horizon or (self.ends_on_success and success))

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any, Callable
 
 import numpy as np
@@ -71,7 +72,7 @@ def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float =
     obs_list: dict[str, list[np.ndarray]] = {k: [] for k in obs}
     actions, labels, rewards, step_success = [], [], [], []
     frames = [env.render()] if render else []
-    for _ in range(task.horizon):
+    for t in count(1):
         for k, v in obs.items():
             obs_list[k].append(v)
         label = np.asarray(actor.act(obs), np.float32).reshape(task.spec.action.shape)
@@ -87,7 +88,7 @@ def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float =
         step_success.append(task.step_success(info))
         if render:
             frames.append(env.render())
-        if terminated or truncated or (task.stop_on_success and step_success[-1]):
+        if task.episode_done(t, terminated, truncated, step_success[-1]):
             break
     success = task.episode_success(step_success)
     episode = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import shlex
 import sys
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 
 import numpy as np
@@ -73,13 +74,13 @@ def calibrate(task: Task, episodes: int = 20, steps: int = 150, seed: int = 0, r
             obs, _ = env.reset(seed=seed * 10_000 + 500_000 + ep)  # away from recording and eval seeds
             states, actions = [obs["state"]], []
             a = (low + high) / 2
-            for _ in range(min(steps, task.horizon)):
+            for t in range(1, steps + 1):
                 # 3x the range then clipped: the filtered command reaches the bounds often enough to be fitted
                 a = np.clip(0.9 * a + 0.1 * 3 * rng.uniform(low, high), low, high)
                 obs, _, terminated, truncated, _ = env.step(a.astype(np.float32))
                 states.append(obs["state"])
                 actions.append(a.copy())
-                if terminated or truncated:
+                if task.episode_done(t, terminated, truncated, success=False):  # exploration: success does not end it
                     break
             X.append(features(np.stack(states), dims))
             Y.append(np.stack(actions))
@@ -105,13 +106,13 @@ def guide_by_hand(task: Task, hand: Actor, seed: int) -> tuple[np.ndarray, np.nd
         obs, _ = env.reset(seed=seed)
         hand.reset()
         states, hidden, ok = [obs["state"]], [], []
-        for _ in range(task.horizon):
+        for t in count(1):
             a = np.asarray(hand.act(obs), np.float32)
             obs, _, terminated, truncated, info = env.step(a)
             states.append(obs["state"])
             hidden.append(a)
             ok.append(task.step_success(info))
-            if terminated or truncated or (task.stop_on_success and ok[-1]):
+            if task.episode_done(t, terminated, truncated, ok[-1]):
                 break
     finally:
         env.close()

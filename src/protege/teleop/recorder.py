@@ -171,9 +171,8 @@ def record_session(task: Task, device: TeleopDevice, out: str | Path, config: Se
                 result.steps += 1
                 buf.add(action, human_action, SOURCE_HUMAN if human else SOURCE_POLICY, obs, float(reward),
                         task.step_success(info))
-                done = (terminated or truncated or len(buf.actions) >= task.horizon
-                        or (task.stop_on_success and buf.step_success[-1]))
-                if done:  # the episode ended by itself: keep it
+                if task.episode_done(len(buf.actions), terminated, truncated, buf.step_success[-1]):
+                    # the episode ended by itself: keep it
                     result.kept.append(writer.add(buf.episode(task, policy is not None)))
                     pbar.update(1, kept=len(result.kept), discarded=result.discarded)
                     buf = None

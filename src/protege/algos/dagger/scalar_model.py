@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from protege.actor import Observation
+from protege.data.observation import flatten_observation
 from protege.policies.nets import mlp
 
 
@@ -29,9 +30,8 @@ class ScalarModel:
         self.mean, self.std = torch.as_tensor(mean), torch.as_tensor(std)
 
     def _features(self, obs: dict[str, Any], batched: bool) -> torch.Tensor:
-        parts = [torch.as_tensor(np.asarray(obs[k]), dtype=torch.float32) for k in self.keys]
-        parts = [p.reshape(p.shape[0], -1) if batched else p.reshape(1, -1) for p in parts]
-        return (torch.cat(parts, -1) - self.mean) / self.std
+        x = flatten_observation(obs, self.keys, batch_dims=1) if batched else flatten_observation(obs, self.keys)[None]
+        return (torch.as_tensor(x) - self.mean) / self.std
 
     @torch.no_grad()
     def predict(self, obs: Observation) -> float:
@@ -48,7 +48,7 @@ def fit_scalar_model(obs: dict[str, np.ndarray], targets: np.ndarray, steps: int
                      hidden: tuple[int, ...] = (64, 64), lr: float = 3e-3, seed: int = 0) -> ScalarModel:
     """Fit observation (key -> (N, ...)) -> targets (N,) in [0, 1] with binary cross-entropy."""
     keys = [k for k in obs if np.asarray(obs[k]).ndim <= 2]
-    x = np.concatenate([np.asarray(obs[k], np.float32).reshape(len(targets), -1) for k in keys], -1)
+    x = flatten_observation(obs, keys, batch_dims=1)
     mean, std = x.mean(0), x.std(0) + 1e-6
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from protege.algos.rl.curve import plot_curves, write_csv
 from protege.algos.rl.rollout import VecSampler
 from protege.algos.rl.value import ValueFunction
 from protege.data.native import Dataset
+from protege.data.stats import array_stats
+from protege.data.observation import flatten_observation
 from protege.envs.task import Task
 from protege.errors import ProtegeError, bad_input
 from protege.policies import GaussianConfig, make_policy
@@ -129,21 +132,19 @@ def random_stats(task: Task, episodes: int, seed: int) -> tuple[dict[str, Any], 
     try:
         for e in range(episodes):
             obs, _ = env.reset(seed=RL_SEED_OFFSET - 1 - e - 1000 * seed)
-            for _ in range(task.horizon):
+            for t in count(1):
                 for k, v in obs.items():
                     seen.setdefault(k, []).append(np.asarray(v, np.float64).reshape(-1))
                 a = rng.uniform(spec.action.low, spec.action.high).astype(np.float32).reshape(spec.action.shape)
                 obs, _, term, trunc, _ = env.step(a)
                 steps += 1
-                if term or trunc:
+                if task.episode_done(t, term, trunc, success=False):  # exploration: success does not end it
                     break
     finally:
         env.close()
     stats: dict[str, Any] = {}
     for k, vs in seen.items():
-        x = np.stack(vs)
-        stats[f"observation.{k}"] = {"mean": x.mean(0).tolist(), "std": x.std(0).tolist(),
-                                     "min": x.min(0).tolist(), "max": x.max(0).tolist()}
+        stats[f"observation.{k}"] = array_stats(np.stack(vs))
     low, high = np.asarray(spec.action.low), np.asarray(spec.action.high)
     stats["action"] = {"mean": ((low + high) / 2).tolist(), "std": ((high - low) / np.sqrt(12)).tolist(),
                        "min": low.tolist(), "max": high.tolist()}
@@ -152,9 +153,8 @@ def random_stats(task: Task, episodes: int, seed: int) -> tuple[dict[str, Any], 
 
 def demo_tensors(policy: GaussianPolicy, demos: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """All demonstration steps as (M, D) normalised features and (M, A) normalised target actions."""
-    # Keys concatenated in policy order, as `flat_obs` does for one observation.
-    obs = np.concatenate([np.concatenate([e.step_observations()[k].reshape(len(e), -1) for k in policy.obs_keys],
-                                         axis=1) for e in demos.episodes]).astype(np.float32)
+    obs = np.concatenate([flatten_observation(e.step_observations(), policy.obs_keys, batch_dims=1)
+                          for e in demos.episodes])
     acts = np.concatenate([e.targets for e in demos.episodes]).astype(np.float32)
     with torch.no_grad():
         return policy.features(torch.from_numpy(obs)), policy.action_normalizer(torch.from_numpy(acts))

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import torch
 
 from protege.algos.rl.types import DemoTerm, PolicyBatch
+from protege.policies.common import require
 from protege.policies.gaussian import GaussianPolicy
 
 
@@ -32,8 +33,11 @@ class NPGConfig:
     """Halvings of the step allowed while its measured KL exceeds 1.5 x kl_step."""
 
     def __post_init__(self) -> None:
-        if self.kl_step <= 0 or self.cg_iters < 1 or self.damping < 0 or self.fisher_samples < 0 or self.max_backtracks < 0:
-            raise ValueError(f"invalid NPG config {self}")
+        require(self.kl_step > 0, "npg", "kl_step", "> 0", self.kl_step)
+        require(self.cg_iters >= 1, "npg", "cg_iters", ">= 1", self.cg_iters)
+        require(self.damping >= 0, "npg", "damping", ">= 0", self.damping)
+        require(self.fisher_samples >= 0, "npg", "fisher_samples", ">= 0", self.fisher_samples)
+        require(self.max_backtracks >= 0, "npg", "max_backtracks", ">= 0", self.max_backtracks)
 
 
 # --- flat-parameter helpers ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from protege.algos.rl.types import DemoTerm, PolicyBatch
+from protege.policies.common import require
 from protege.policies.gaussian import GaussianPolicy
 
 
@@ -32,8 +33,10 @@ class PPOConfig:
     """Stop the epochs early once the mean KL from the sampling policy exceeds this (0 = never)."""
 
     def __post_init__(self) -> None:
-        if self.lr <= 0 or self.epochs < 1 or self.minibatch_size < 1 or not 0 < self.clip < 1:
-            raise ValueError(f"invalid PPO config {self}")
+        require(self.lr > 0, "ppo", "lr", "> 0", self.lr)
+        require(self.epochs >= 1, "ppo", "epochs", ">= 1", self.epochs)
+        require(self.minibatch_size >= 1, "ppo", "minibatch_size", ">= 1", self.minibatch_size)
+        require(0 < self.clip < 1, "ppo", "clip", "a value in (0, 1)", self.clip)
 
 
 class PPO:

@@ -5,11 +5,11 @@ runs the Gaussian policy once for all of them (normalise -> mean -> add noise), 
 action clipped to the task's bounds. When an episode ends its slot starts the next episode seed, so the
 batch stays full. There is no per-env torch call; the only per-step Python is the env steps themselves.
 
-Episodes end where the task ends them: at the horizon, when the env terminates, or (tasks with
-`stop_on_success`, e.g. Meta-World) at the first successful step. Ending there saves the steps a solved
-episode would spend holding the goal, but would cut off the reward a successful policy earns for staying
-successful; the loop (`dapg.py`) therefore values the success state as absorbing, earning its reward for
-the rest of the horizon. Success is judged by the task's own test (`Task.episode_success`).
+Episodes end where the task ends them (`Task.episode_done`, asked per env): at the horizon, when the env
+terminates, or (tasks with `stop_on_success`, e.g. Meta-World) at the first successful step. Ending there
+saves the steps a solved episode would spend holding the goal, but would cut off the reward a successful
+policy earns for staying successful; the loop (`loop.py`) therefore values the success state as absorbing,
+earning its reward for the rest of the horizon. Success is judged by the task's own test (`Task.episode_success`).
 
 It deliberately does not compute advantages or touch the optimiser: see `gae.py` and `npg.py`/`ppo.py`.
 """
@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from protege.data.observation import flatten_observation
 from protege.envs.task import Task
+from protege.errors import bad_input
 from protege.policies.gaussian import GaussianPolicy
 
 
@@ -29,7 +31,7 @@ from protege.policies.gaussian import GaussianPolicy
 class Episodes:
     """A batch of finished episodes, flattened over time (N = total steps, E = episodes, D = obs dim).
 
-    obs: (N, D) raw observations (keys concatenated); actions: (N, A) sampled actions in normalised units
+    obs: (N, D) raw observations (`flatten_observation`, policy key order); actions: (N, A) sampled actions in normalised units
     (before clipping, as the log-likelihood needs); rewards: (N,); episode: (N,) episode index of each step;
     t: (N,) step index within its episode; last_obs: (E, D) observation after each episode's last step;
     terminated: (E,) bool, the env ended the episode (no bootstrapping) rather than the horizon;
@@ -56,17 +58,12 @@ class Episodes:
         return int(self.rewards.shape[0])
 
 
-def flat_obs(obs: dict[str, np.ndarray], keys: list[str]) -> np.ndarray:
-    """Observation dict -> (D,) float32, keys concatenated in policy order."""
-    return np.concatenate([np.asarray(obs[k], np.float32).reshape(-1) for k in keys])
-
-
 class VecSampler:
     """`num_envs` envs of one task, sampled together with one batched forward per step."""
 
     def __init__(self, task: Task, num_envs: int):
         if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+            raise bad_input("rl config", "num_envs", ">= 1", repr(num_envs))
         self.task = task
         self.envs = [task.make_env() for _ in range(num_envs)]
         self.low = np.asarray(task.spec.action.low, np.float32) if task.spec.action.low is not None else None
@@ -89,7 +86,6 @@ class VecSampler:
         last_obs: list[np.ndarray | None] = [None] * len(seeds)
         terminated = np.zeros(len(seeds), bool)
         success_end = np.zeros(len(seeds), bool)
-        stop_on_success = self.task.stop_on_success and self.task.success_window <= 0
 
         def start(slot: int) -> None:
             if not pending:
@@ -97,7 +93,7 @@ class VecSampler:
                 return
             ep = pending.pop()
             obs, _ = self.envs[slot].reset(seed=int(seeds[ep]))
-            slot_ep[slot], slot_obs[slot], slot_t[slot] = ep, flat_obs(obs, keys), 0
+            slot_ep[slot], slot_obs[slot], slot_t[slot] = ep, flatten_observation(obs, keys), 0
 
         for s in range(len(self.envs)):
             start(s)
@@ -122,10 +118,10 @@ class VecSampler:
                 b["act"].append(act_np[i])
                 b["rew"].append(float(reward))
                 b["ok"].append(bool(self.task.step_success(info)))
-                slot_obs[s] = flat_obs(obs, keys)
+                slot_obs[s] = flatten_observation(obs, keys)
                 slot_t[s] += 1
-                hit = stop_on_success and b["ok"][-1]
-                if term or trunc or hit or slot_t[s] >= self.task.horizon:
+                if self.task.episode_done(slot_t[s], term, trunc, b["ok"][-1]):
+                    hit = self.task.ends_on_success and b["ok"][-1]
                     last_obs[ep], terminated[ep], success_end[ep] = slot_obs[s], bool(term), bool(hit)
                     start(s)
         lengths = np.array([len(b["rew"]) for b in buf])
