@@ -59,9 +59,10 @@ def test_checkpoint_that_does_not_fit_the_task(tmp_path, protege_cmd):
 
 
 def test_record_refuses_to_overwrite(tmp_path, protege_cmd):
+    # the same settings resume (nothing left to record here); other settings are refused, nothing replaced
     assert _run(protege_cmd, "record", "--task", "pendulum", "--episodes", 1, "--out", tmp_path / "ds").returncode == 0
-    r = _run(protege_cmd, "record", "--task", "pendulum", "--episodes", 1, "--out", tmp_path / "ds")
-    _assert_one_line_error(r, "existing dataset")
+    r = _run(protege_cmd, "record", "--task", "pendulum", "--episodes", 1, "--out", tmp_path / "ds", "--seed", 1)
+    _assert_one_line_error(r, "--overwrite")
     assert len(list((tmp_path / "ds" / "episodes").glob("*.npz"))) == 1
 
 
@@ -82,3 +83,10 @@ def test_killing_record_keeps_finished_episodes(tmp_path, protege_cmd):
     ds = load_dataset(tmp_path / "ds")
     assert 3 <= len(ds) < 500
     assert all(len(e) == 200 for e in ds.episodes)
+
+
+def test_bad_flag_is_one_line(tmp_path, protege_cmd):
+    r = _run(protege_cmd, "train", "--data", tmp_path, "--out", tmp_path / "ck", "--stepz", 3)
+    _assert_one_line_error(r, "protege train: unrecognized options: --stepz", "(see protege train --help)")
+    assert "│" not in r.stderr and "╭" not in r.stderr
+

@@ -40,3 +40,24 @@ def test_safe_ensemble_gate_runs_from_python(tmp_path):
     assert last["round"] == 1 and 0 < last["expert_labels"] <= 200
     assert last["interventions"] >= 1 and last["expert_steps"] == last["expert_labels"]
     assert result.learner.size == 2
+
+
+def test_refused_data_leaves_nothing_and_the_corrected_data_runs(tmp_path, capsys):
+    import numpy as np
+
+    from protege.cli import main
+
+    for name, obs_dim, act_dim in (("bad", 4, 2), ("good", 3, 1)):  # pendulum: state float32[3], action float32[1]
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            np.savez(tmp_path / name / f"ep{i}.npz", observations=np.random.rand(20, obs_dim).astype(np.float32),
+                     actions=np.random.rand(20, act_dim).astype(np.float32))
+    run = tmp_path / "run"
+    args = ["dagger", "--task", "pendulum", "--rounds", "0", "--eval-episodes", "1", "--train.steps", "10",
+            "--mlp.hidden-dims", "8", "8", "--out", str(run)]
+    assert main([*args, "--data", str(tmp_path / "bad")]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "does not fit task pendulum" in lines[0]
+    assert not run.exists() or not any(run.iterdir())  # no config.json, no data/
+    assert main([*args, "--data", str(tmp_path / "good")]) == 0, capsys.readouterr().err
+    assert json.loads((run / "rounds.json").read_text())[0]["episodes"] == 2

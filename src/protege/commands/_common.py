@@ -1,11 +1,15 @@
-"""Helpers shared by the verbs: printing, JSON output."""
+"""Helpers shared by the verbs: printing, JSON output, checking output paths before the work starts."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from protege.errors import ProtegeError
 
 
 def say(msg: str = "") -> None:
@@ -16,3 +20,50 @@ def write_json_file(path: str | Path, obj: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def check_writable_dir(path: str | Path, flag: str) -> None:
+    """Refuse, in one line, an output folder that cannot be written, before any work starts.
+
+    A verb that trains for an hour or evaluates 50 episodes must not fail only when it saves. This creates
+    `path` (and missing parents) and a probe file in it, then removes both again, so a run that fails later
+    for another reason leaves nothing behind. `flag` names the option in the message (e.g. "--out").
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ProtegeError(f"{flag} {path}: expected a folder, found a file")
+    created = []  # folders this check makes, removed again (deepest first)
+    for p in reversed([path, *path.parents]):
+        if not p.exists():
+            created.append(p)
+    try:
+        for p in created:
+            p.mkdir()
+        fd, probe = tempfile.mkstemp(prefix=".protege-write-probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        found = f"{blocker} is a file" if blocker is not None else f"{type(e).__name__}: {e.strerror or e}"
+        raise ProtegeError(f"{flag} {path}: expected a writable folder, found {found}") from None
+    finally:
+        for p in reversed(created):
+            try:
+                p.rmdir()
+            except OSError:
+                pass
+
+
+def check_writable_file(path: str | Path, flag: str) -> None:
+    """Refuse, in one line, an output file that cannot be written (a folder, or in an unwritable folder)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ProtegeError(f"{flag} {path}: expected a file, found a folder")
+    check_writable_dir(path.parent, flag)
+    if path.exists():
+        try:
+            with open(path, "ab"):  # appends nothing: only asks whether the file may be written
+                pass
+        except OSError as e:
+            raise ProtegeError(f"{flag} {path}: expected a writable file, found {type(e).__name__}: "
+                               f"{e.strerror or e}") from None

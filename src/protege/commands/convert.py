@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from protege.commands._common import say
+from protege.commands._common import check_writable_dir, say
 from protege.data.formats import convert
 from protege.progress import TqdmProgress
 
@@ -41,6 +41,8 @@ class Args:
 
 
 def run(args: Args) -> int:
+    # the result is written beside DST and renamed: that folder must be writable before anything is read
+    check_writable_dir(args.dst.parent, "DST")
     options: dict = {}
     to = args.to
     if to == "lerobot":

@@ -12,7 +12,7 @@ import tyro
 from protege.algos.bc import TrainConfig
 from protege.algos.dagger import DaggerConfig, run_dagger
 from protege.algos.dagger.run_folder import records_table
-from protege.commands._common import say
+from protege.commands._common import check_writable_dir, say
 from protege.policies import POLICIES
 from protege.progress import TqdmProgress
 
@@ -22,7 +22,8 @@ class Args:
     out: Path
     """Run folder: aggregated dataset, a checkpoint per round, rounds.json (an existing run resumes)."""
     data: Path | None = None
-    """Initial demonstrations (a dataset folder); by default --demos are recorded from the expert."""
+    """Initial demonstrations, in any format `train` reads (native or seed-format .npz folder, LeRobot or
+    Minari folder, robomimic .hdf5 file); by default --demos are recorded from the expert."""
     no_resume: bool = False
     """Refuse to continue an existing run at --out instead of resuming it."""
     dagger: Annotated[DaggerConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=DaggerConfig)
@@ -42,6 +43,7 @@ def make_args(argv: list[str]) -> type:
 
 def run(args: Any) -> int:
     cfg: DaggerConfig = args.dagger
+    check_writable_dir(args.out, "--out")  # a run folder that cannot be written fails now, not at the first save
     policy_config = getattr(args, cfg.policy, None)
     say(f"{cfg.gate} on {cfg.task}: {cfg.rounds} rounds x {cfg.episodes_per_round} episodes -> {args.out}")
     result = run_dagger(cfg, args.out, data=args.data, train=args.train, policy_config=policy_config,

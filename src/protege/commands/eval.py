@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protege.checkpoint import CheckpointActorFactory, load_actor, read_checkpoint_config
-from protege.commands._common import say, write_json_file
+from protege.commands._common import check_writable_file, say, write_json_file
 from protege.envs import ExpertFactory, get_task
 from protege.errors import ProtegeError
-from protege.evaluation.evaluate import evaluate
+from protege.evaluation.evaluate import check_finite_weights, evaluate
 from protege.progress import TqdmProgress
 
 
@@ -41,6 +41,10 @@ def run(args: Args) -> int:
     if (args.checkpoint is None) == (not args.expert):
         raise ProtegeError("eval: expected exactly one of --checkpoint CKPT or --expert, found "
                            + ("both" if args.expert else "neither"))
+    if args.json is not None:  # an unwritable output fails now, not after the episodes have run
+        check_writable_file(args.json, "--json")
+    if args.video is not None:
+        check_writable_file(args.video, "--video")
     training_seeds: list[int] = []
     if args.checkpoint is not None:
         cfg = read_checkpoint_config(args.checkpoint)
@@ -48,7 +52,8 @@ def run(args: Args) -> int:
         if not task_name:
             raise ProtegeError(f"{args.checkpoint}: expected --task (the checkpoint does not name its task), found none")
         task = get_task(task_name)
-        load_actor(args.checkpoint, task.spec, f"task {task.name}")  # refuse a misfit before any work
+        actor = load_actor(args.checkpoint, task.spec, f"task {task.name}")  # refuse a misfit before any work
+        check_finite_weights(getattr(actor, "policy", actor), f"checkpoint {args.checkpoint}")
         make_actor = CheckpointActorFactory(args.checkpoint)
         training_seeds = cfg.get("dataset", {}).get("episode_seeds", []) if task_name == cfg.get("dataset", {}).get("task") else []
         who = f"checkpoint {args.checkpoint}"
@@ -60,7 +65,7 @@ def run(args: Args) -> int:
         who = f"expert of {task.name}"
     result = evaluate(task, make_actor, args.episodes, args.seed, args.workers, training_seeds=training_seeds,
                       allow_seed_overlap=args.allow_seed_overlap, video=args.video,
-                      video_episodes=args.video_episodes, progress=TqdmProgress())
+                      video_episodes=args.video_episodes, progress=TqdmProgress(), who=who)
     s = result.summary
     say(f"{who} on {task.name}: success {s.successes}/{s.episodes} = {s.format()} (95% Wilson), "
         f"mean return {s.mean_return:.2f}, mean length {s.mean_length:.1f}")

@@ -9,7 +9,7 @@ from typing import Annotated
 import tyro
 
 from protege.algos.rl import RLConfig, rl_from_scratch
-from protege.commands._common import say
+from protege.commands._common import check_writable_dir, say
 from protege.envs import get_task
 from protege.policies.gaussian import GaussianConfig
 from protege.progress import TqdmProgress
@@ -27,6 +27,7 @@ class Args:
 
 
 def run(args: Args) -> int:
+    check_writable_dir(args.out, "--out")  # a run folder that cannot be written fails now, not at the first save
     task = get_task(args.task)
     say(f"RL ({args.rl.algo}) on {task.name}: budget {args.rl.env_steps:,} env steps, "
         f"{args.rl.episodes_per_iter} episodes per iteration, run folder {args.out}")

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import tyro
 
 from protege.algos.bc import TrainConfig, train_bc
-from protege.commands._common import say
-from protege.data.formats import load_any
+from protege.commands._common import check_writable_dir, say
+from protege.data.formats import detect_format, load_any
+from protege.errors import ProtegeError
 from protege.policies import POLICIES
 from protege.progress import TqdmProgress
 
@@ -22,6 +23,8 @@ class Args:
     """Dataset: native folder (or the primer's .npz files), LeRobot or Minari folder, robomimic .hdf5 file."""
     out: Path
     """Checkpoint folder to write (config.json + model.safetensors)."""
+    overwrite: bool = False
+    """Replace an existing checkpoint at --out (a dataset folder is never replaced)."""
     policy: str = "mlp"
     """Policy head; its options appear under --<policy>.* (see `protege train --policy NAME --help`)."""
     train: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=TrainConfig)
@@ -46,7 +49,30 @@ def _policy_from_argv(argv: list[str]) -> str:
     return "mlp"
 
 
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse, before any training, an --out that training would destroy or could not write: a dataset
+    (never), an existing checkpoint (unless --overwrite), a folder holding anything else, a file, or a
+    path that cannot be written."""
+    if out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):  # hidden: leftovers of a save
+        try:
+            fmt = detect_format(out)
+        except ProtegeError:
+            fmt = None
+        if fmt is not None:
+            raise ProtegeError(f"--out {out}: expected a checkpoint folder, found a {fmt} dataset "
+                               f"(it is never replaced; choose another --out)")
+        if (out / "config.json").exists() or (out / "model.safetensors").exists():
+            if not overwrite:
+                raise ProtegeError(f"--out {out}: expected a new folder, found an existing checkpoint "
+                                   f"(pass --overwrite to replace it)")
+        else:
+            listing = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))[:5]
+            raise ProtegeError(f"--out {out}: expected a new or empty folder or a checkpoint, found entries {listing}")
+    check_writable_dir(out, "--out")
+
+
 def run(args: Any) -> int:
+    check_out(args.out, args.overwrite)
     dataset = load_any(args.data)  # native, LeRobot, robomimic or Minari, read in place
     policy_config = getattr(args, args.policy, None)
     say(f"training {args.policy} on {len(dataset)} episodes ({dataset.num_steps} steps) from {args.data}")

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from protege.actor import Actor
 from protege.envs.task import Task
 from protege.errors import ProtegeError
 from protege.evaluation.metrics import EvalSummary, summarize
@@ -30,16 +33,65 @@ class EvalResult:
                                 for r in self.results]}
 
 
+def check_finite_weights(module: Any, who: str) -> None:
+    """Refuse a policy with a NaN or infinite weight (or buffer, e.g. normalisation statistics): it can only
+    send non-finite actions to the robot. The message names the first such tensor."""
+    import torch
+
+    state = module.state_dict() if hasattr(module, "state_dict") else {}
+    for name, t in state.items():
+        if torch.is_floating_point(t) and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise ProtegeError(f"{who}: tensor '{name}': expected finite weights, found {bad} of {t.numel()} "
+                               f"values NaN or infinite")
+
+
+class FiniteActions:
+    """An Actor wrapper that refuses a non-finite action before it reaches `env.step`."""
+
+    def __init__(self, actor: Actor, who: str):
+        self.actor, self.who, self.t = actor, who, 0
+
+    def reset(self) -> None:
+        self.t = 0
+        self.actor.reset()
+
+    def act(self, obs: Any) -> np.ndarray:
+        action = np.asarray(self.actor.act(obs))
+        if not np.all(np.isfinite(action)):
+            raise ProtegeError(f"{self.who}: expected finite actions, found {action.ravel()[:6].tolist()} at step "
+                               f"{self.t} of an episode (NaN or infinite outputs: is the checkpoint damaged?)")
+        self.t += 1
+        return action
+
+    def __getattr__(self, name: str) -> Any:  # anything else the loop asks of the actor (name, policy ...)
+        if name == "actor":  # not set yet (e.g. while copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.actor, name)
+
+
+@dataclass
+class FiniteActionsFactory:
+    """Picklable (for worker processes): builds the actor of `make_actor` wrapped in `FiniteActions`."""
+    make_actor: ActorFactory
+    who: str
+
+    def __call__(self) -> FiniteActions:
+        return FiniteActions(self.make_actor(), self.who)
+
+
 def evaluate(task: Task, make_actor: ActorFactory, episodes: int = 50, seed: int = 0, workers: int = 1,
              seeds: list[int] | None = None, training_seeds: list[int] | None = None,
              allow_seed_overlap: bool = False, video: str | Path | None = None, video_episodes: int = 3,
-             progress: Progress | None = None) -> EvalResult:
+             progress: Progress | None = None, who: str = "the evaluated actor") -> EvalResult:
     """Run `episodes` evaluation episodes of the Actor that `make_actor` builds.
 
     training_seeds: episode seeds of the training data; overlapping evaluation seeds are refused unless
         `allow_seed_overlap`.
     video: write an mp4 of the first `video_episodes` episodes (rendered again, in this process).
+    who: names the actor in the error a non-finite action raises (before it is sent to the env).
     """
+    make_actor = FiniteActionsFactory(make_actor, who)
     if episodes < 1:
         raise ProtegeError(f"--episodes: expected >= 1, found {episodes}")
     seeds = list(seeds) if seeds is not None else eval_seeds(seed, episodes)
@@ -58,18 +110,21 @@ def evaluate(task: Task, make_actor: ActorFactory, episodes: int = 50, seed: int
 
 
 def render_video(task: Task, make_actor: ActorFactory, seeds: list[int], path: str | Path) -> Path:
-    from protege.evaluation.video import choose_gl_backend, write_video
+    from protege.evaluation.video import choose_gl_backend, rendering_error, write_video
 
     choose_gl_backend()
-    env = task.make_env(render_mode="rgb_array")
-    actor = make_actor()
+    env = None
     frames = []
-    try:
+    try:  # GL fails as early as the first import of mujoco, which may come with the env or the actor
+        env = task.make_env(render_mode="rgb_array")
+        actor = make_actor()
         for s in seeds:
             frames.extend(run_episode(task, env, actor, s, keep_episode=False, render=True).frames)
+    except ProtegeError:
+        raise
     except Exception as e:  # GL errors surface as many different types
-        raise ProtegeError(f"--video {path}: expected off-screen rendering to work, found {type(e).__name__}: {e} "
-                           f"(install libosmesa6, or set MUJOCO_GL=egl on a machine with a GPU)") from None
+        raise rendering_error(f"--video {path}", e) from None
     finally:
-        env.close()
+        if env is not None:
+            env.close()
     return write_video(path, frames, task.fps)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ from protege.algos.dagger.ensemble import Learner, LearnerFactory, member_paths,
 from protege.algos.dagger.gates import (BETA_SCHEDULES, DaggerGate, Decision, EnsembleGate, Gate, HGGate,
                                  SimulatedSupervisor, StepView, ThriftyGate)
 from protege.data.episode import SOURCE_EXPERT, SOURCE_POLICY, Episode
-from protege.data.native import DatasetWriter, load_dataset
+from protege.data.formats import load_any
+from protege.data.native import Dataset, DatasetWriter
 from protege.envs import get_task
 from protege.envs.task import Task
 from protege.errors import ProtegeError
@@ -178,7 +180,7 @@ def collect_episode(task: Task, env: Any, learner: Learner, expert: Actor, gate:
     keys = list(obs)
     obs_list: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     actions, labels, mask, source, intervened, rewards, step_success = [], [], [], [], [], [], []
-    for t in range(task.horizon):
+    for t in count():
         for k in keys:
             obs_list[k].append(obs[k])
         members = learner.act_all(obs)
@@ -209,7 +211,7 @@ def collect_episode(task: Task, env: Any, learner: Learner, expert: Actor, gate:
         obs, reward, terminated, truncated, info = env.step(executed)
         rewards.append(reward)
         step_success.append(task.step_success(info))
-        if terminated or truncated or (task.stop_on_success and step_success[-1]):
+        if task.episode_done(t + 1, terminated, truncated, step_success[-1]):
             break
     for k in keys:  # keep the final observation: (T+1, ...)
         obs_list[k].append(obs[k])
@@ -219,15 +221,14 @@ def collect_episode(task: Task, env: Any, learner: Learner, expert: Actor, gate:
                    intervened=np.asarray(intervened), info={"seed": int(seed), "task": task.name})
 
 
-def _write_demonstrations(run: RunFolder, task: Task, config: DaggerConfig, expert: Actor, data: str | Path | None,
+def _write_demonstrations(run: RunFolder, task: Task, config: DaggerConfig, expert: Actor, source: Dataset | None,
                           stored: list[Episode], progress: Progress | None) -> None:
-    """Round 0: copy --data, or record the expert; only what is not stored yet (a resumed run)."""
+    """Round 0: copy --data (`source`, already checked), or record the expert; only what is not stored yet
+    (a resumed run)."""
     have = [e for e in stored if episode_round(e) == 0]
     with DatasetWriter(run.data_dir, task.spec, task=task.name, append=True,
                        provenance={"dagger_run": str(run.root)}) as writer:
-        if data is not None:
-            source = load_dataset(data)
-            check_compatible(source.spec, task.spec, f"dataset {data}", f"task {task.name}")
+        if source is not None:
             for ep in source.episodes[len(have):]:
                 writer.add(with_round(ep, 0))
             return
@@ -261,11 +262,15 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
     cfg_dict = {**dataclasses.asdict(config), "data": None if data is None else str(data),
                 "train": dataclasses.asdict(train), "policy_config": None if policy_config is None
                 else dataclasses.asdict(policy_config) if dataclasses.is_dataclass(policy_config) else policy_config}
+    source = None
+    if data is not None:  # checked before the run folder is touched: a refused --data leaves nothing behind
+        source = load_any(data)  # every format `train` reads: native, seed .npz, LeRobot, robomimic, Minari
+        check_compatible(source.spec, task.spec, f"dataset {data}", f"task {task.name}")
     run = RunFolder(out, cfg_dict, resume=resume)
     records = run.records()
     stored = run.episodes()
     if not records:
-        _write_demonstrations(run, task, config, acting_expert, data, stored, progress)
+        _write_demonstrations(run, task, config, acting_expert, source, stored, progress)
         stored = run.episodes()
     weights = iwr_weights(config.iwr_weight)
     learner: Learner | None = None

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from protege.data.episode import SOURCE_EXPERT, Episode
-from protege.data.native import Dataset, load_dataset, write_json
+from protege.data.native import Dataset, NoEpisodesError, load_dataset, write_json
 from protege.errors import ProtegeError, bad_input
 
 # Seeds of collected episodes live apart from recording (0 ..) and evaluation (1_000_000 ..) seeds.
@@ -83,10 +83,8 @@ class RunFolder:
             return []
         try:
             return load_dataset(self.data_dir).episodes
-        except ProtegeError as e:
-            if "found none" in str(e):
-                return []
-            raise
+        except NoEpisodesError:
+            return []
 
 
 def with_round(ep: Episode, round_index: int) -> Episode:

@@ -36,7 +36,7 @@ from protege.data.formats.common import load_json, make_dataset, require, select
 from protege.data.formats.video import read_frames
 from protege.data.native import Dataset
 from protege.errors import ProtegeError, bad_input
-from protege.progress import Progress, bar
+from protege.progress import Progress, bar_scope
 from protege.specs import ArraySpec, Spec
 
 SUPPORTED = ("v3.0", "v2.1", "v2.0")
@@ -299,12 +299,11 @@ def load_lerobot(root: str | Path, obs_keys: Sequence[str] | None = None, progre
     if not keys:
         raise bad_input(reader.info_path, "features", "at least one vector 'observation.*' feature (or --obs-keys "
                         f"naming a camera among {reader.camera_keys})", f"features {sorted(reader.features)}")
-    b = bar(progress, f"read LeRobot {reader.version}", len(reader.episodes), "ep")
     episodes = []
-    for ref in reader.episodes:
-        episodes.append(reader.episode(ref, keys))
-        b.update(1)
-    b.close()
+    with bar_scope(progress, f"read LeRobot {reader.version}", len(reader.episodes), "ep") as b:
+        for ref in reader.episodes:  # a read error discards the bar: nothing is drawn after the error
+            episodes.append(reader.episode(ref, keys))
+            b.update(1)
     nm = reader.native_meta
     tasks = {t for e in reader.episodes for t in e.tasks}
     task = nm.get("task") or (next(iter(tasks)) if len(tasks) == 1 else None)

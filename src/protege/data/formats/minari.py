@@ -30,7 +30,7 @@ from protege.data.formats.arrowcols import to_numpy
 from protege.data.formats.common import extras_of, load_json, make_dataset, native_meta, require, select_keys
 from protege.data.native import Dataset, write_json
 from protege.errors import bad_input
-from protege.progress import Progress, bar
+from protege.progress import Progress, bar, bar_scope
 from protege.specs import ArraySpec, Spec
 
 BOX_KEY = "state"
@@ -66,14 +66,14 @@ def load_minari(root: str | Path, obs_keys: Sequence[str] | None = None, progres
     keys = select_keys(available, obs_keys, meta_path)
     shapes = {k: tuple((obs_space["subspaces"][k] if obs_space["type"] == "Dict" else obs_space)["shape"]) for k in keys}
     n = int(require(meta, "total_episodes", meta_path, "'total_episodes'"))
-    b = bar(progress, f"read Minari ({fmt})", n, "ep")
-    if fmt == "hdf5":
-        episodes = list(_read_hdf5(d, obs_space["type"] == "Dict", keys, b))
-    elif fmt in ("arrow", "parquet"):
-        episodes = list(_read_columnar(d, fmt, obs_space["type"] == "Dict", keys, shapes, tuple(act_space["shape"]), b))
-    else:
+    if fmt not in ("hdf5", "arrow", "parquet"):
         raise bad_input(meta_path, "data_format", "'hdf5', 'arrow' or 'parquet'", repr(fmt))
-    b.close()
+    with bar_scope(progress, f"read Minari ({fmt})", n, "ep") as b:  # discarded on a read error
+        if fmt == "hdf5":
+            episodes = list(_read_hdf5(d, obs_space["type"] == "Dict", keys, b))
+        else:
+            episodes = list(_read_columnar(d, fmt, obs_space["type"] == "Dict", keys, shapes,
+                                           tuple(act_space["shape"]), b))
     if len(episodes) != n:
         raise bad_input(meta_path, "total_episodes", f"{n} episodes in {d}", f"{len(episodes)}")
     native = meta.get("protege_meta") or {}

@@ -27,7 +27,7 @@ from protege.data.episode import Episode
 from protege.data.formats.common import extras_of, make_dataset, native_meta, select_keys
 from protege.data.native import Dataset
 from protege.errors import bad_input
-from protege.progress import Progress, bar
+from protege.progress import Progress, bar, bar_scope
 from protege.specs import ArraySpec, Spec
 
 GYM_ENV_TYPE = 2  # robomimic's EnvType.GYM_TYPE
@@ -86,12 +86,11 @@ def load_robomimic(path: str | Path, obs_keys: Sequence[str] | None = None, filt
         order = native.get("spec", {}).get("observation")
         if obs_keys is None and order and set(order) == set(keys):
             keys = list(order)  # HDF5 lists keys alphabetically; restore the order we wrote
-        b = bar(progress, "read robomimic", len(demos), "demo")
         episodes = []
-        for name in demos:
-            episodes.append(_read_demo(path, name, data[name], keys))
-            b.update(1)
-        b.close()
+        with bar_scope(progress, "read robomimic", len(demos), "demo") as b:
+            for name in demos:  # a read error discards the bar: nothing is drawn after the error
+                episodes.append(_read_demo(path, name, data[name], keys))
+                b.update(1)
     fps = float(native.get("fps") or env_args.get("env_kwargs", {}).get("control_freq") or 0.0)
     task = native.get("task") or env_args.get("env_name")
     act = native.get("spec", {}).get("action", {})
