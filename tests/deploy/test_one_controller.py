@@ -106,3 +106,26 @@ def test_exported_model_carries_its_execution_settings(head_checkpoints, tmp_pat
     del model.meta["execution"]  # a file exported before the settings travelled with it: no guessing
     with pytest.raises(ProtegeError, match="field 'execution': expected execution settings"):
         ExportedPredictor(model)
+
+
+@pytest.mark.parametrize("head", ["mlp", "chunked", "act"])
+def test_deploy_starts_each_episode_afresh_as_eval_does(head, head_checkpoints):
+    """Across an episode boundary of the simulated robot (pendulum: 200 steps, then seed + 1) deploy resets
+    the controller, so its second episode is eval's episode with that seed: history padded from the new
+    first observation, no chunk or ensemble carried over. Deterministic heads: exact equality."""
+    from protege.checkpoint import load_actor, load_checkpoint
+    from protege.envs import get_task
+
+    task = get_task("pendulum")
+    env = task.make_env()
+    try:
+        expected = np.concatenate([run_episode(task, env, load_actor(head_checkpoints[head]), s).episode.actions
+                                   for s in (SEED, SEED + 1)])[:260]
+    finally:
+        env.close()
+    robot = RecordingRobot("pendulum", seed=SEED)
+    report = run_deployment(robot, ChunkExecutor(TorchPredictor(load_checkpoint(head_checkpoints[head]), seed=SEED)),
+                            DeployConfig(hz=1000, steps=260, max_obs_age_s=0))
+    assert report.stop_reason == "completed" and robot.episodes == 1
+    assert [bool(o["episode_start"]) for o in robot.seen].count(True) == 2  # the first episode and the second
+    np.testing.assert_array_equal(np.stack(robot.sent[:260]), expected)

@@ -9,6 +9,10 @@ measured it, in seconds on `time.monotonic()`; the watchdog stops the robot when
 allowed (a frozen camera or a dead bus keeps answering with the last value). With the watchdog on, an
 observation without a timestamp stops the robot too (before it moves): the runner does not stamp it on
 receipt, which would only measure its own delay; a robot that cannot stamp turns the watchdog off.
+
+A robot that runs episodes (the simulated one, or a real cell that resets its scene) may add
+`"episode_start": True` to the first observation of each new episode; the runner then resets the
+controller (history, queued actions, live chunks, held draws) there, as `protege eval` does per episode.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from protege.actor import Observation
 from protege.specs import Spec
 
 TIMESTAMP_KEY = "timestamp"
+EPISODE_START_KEY = "episode_start"
 
 
 @runtime_checkable

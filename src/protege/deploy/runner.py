@@ -28,7 +28,7 @@ import numpy as np
 
 from protege.deploy.clock import Rate
 from protege.deploy.inference import ChunkExecutor
-from protege.deploy.robot import TIMESTAMP_KEY, Robot
+from protege.deploy.robot import EPISODE_START_KEY, TIMESTAMP_KEY, Robot
 from protege.deploy.safety import SafetyConfig, SafetyFilter, SafetyStop
 from protege.errors import bad_input
 from protege.progress import Progress, bar
@@ -193,6 +193,8 @@ def _run(robot: Robot, executor: ChunkExecutor, config: DeployConfig | None,
             if not first:
                 obs = robot.get_observation()
                 safety.check_observation(obs)
+                if obs.get(EPISODE_START_KEY, False):  # the robot began a new episode: start afresh, as eval does
+                    executor.reset()
             first = False
             action = safety.check(executor.act(obs))
             robot.send_action(action)

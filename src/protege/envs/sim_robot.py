@@ -3,8 +3,9 @@
 `connect()` builds the env and resets it; `get_observation()` returns the current state stamped with
 the time it is read (the simulation is the physical state, so reading it is measuring it);
 `send_action(a)` steps the simulation once. When an episode ends (horizon, termination, or success on
-tasks that stop there) the robot resets to the next seed by itself and counts the episode, so a long
-deployment run spans many episodes. Lives in `envs/` because `deploy/` must not import simulators.
+tasks that stop there) the robot resets to the next seed by itself, counts the episode and marks the
+next observation `episode_start`, so a long deployment run spans many episodes, each executed from a
+fresh controller as `protege eval` executes it. Lives in `envs/` because `deploy/` must not import simulators.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 import numpy as np
 
-from protege.deploy.robot import TIMESTAMP_KEY
+from protege.deploy.robot import EPISODE_START_KEY, TIMESTAMP_KEY
 from protege.envs.registry import get_task
 from protege.envs.task import Task
 from protege.errors import bad_input
@@ -36,6 +37,7 @@ class SimRobot:
         self._obs, _ = self.env.reset(seed=self.seed + self.episodes)
         self._t = 0
         self._ok: list[bool] = []
+        self._fresh = True  # until the first action of this episode
 
     def connect(self) -> None:
         self.env = self.task.make_env()
@@ -44,13 +46,14 @@ class SimRobot:
     def get_observation(self) -> dict[str, np.ndarray]:
         if self.env is None:
             raise RuntimeError("SimRobot.get_observation before connect()")
-        return {**self._obs, TIMESTAMP_KEY: np.float64(time.monotonic())}
+        return {**self._obs, TIMESTAMP_KEY: np.float64(time.monotonic()), EPISODE_START_KEY: self._fresh}
 
     def send_action(self, action: np.ndarray) -> None:
         if self.env is None:
             raise RuntimeError("SimRobot.send_action before connect()")
         self.last_action = np.asarray(action, np.float32)
         self.actions_sent += 1
+        self._fresh = False
         self._obs, _, terminated, truncated, info = self.env.step(self.last_action)
         self._t += 1
         self._ok.append(self.task.step_success(info))
