@@ -114,7 +114,7 @@ def report(out: dict, args: argparse.Namespace) -> None:
     lines = ["# Compounding error: deviation from the expert's trajectory against horizon", "",
              f"Produced by `python benchmarks/compounding_error.py` ({args.episodes} matched initial states per "
              f"seed; slope of log cumulative deviation against log T, fitted over T >= {args.fit_from}). The "
-             "learners are the last-round DAgger learner of `dagger_vs_bc.py` and its BC learner closest in labels. The primer predicts a "
+             "learners are the last-round DAgger learner of `dagger_vs_bc.py` and its BC learner closest in labels. Imitation-learning theory (Ross & Bagnell) predicts a "
              "slope of about 2 for BC and about 1 for DAgger. Both learners start from the expert's own initial "
              "state, so the deviation grows from zero at first; the second pair of slopes leaves that transient "
              "out.", "",

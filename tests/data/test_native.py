@@ -38,7 +38,7 @@ def test_round_trip_keeps_every_field(tmp_path, make_episode):
     assert len(stats["observation.state"]["mean"]) == 3 and len(stats["action"]["max"]) == 2
 
 
-def test_primer_format_loads_as_is(tmp_path):
+def test_plain_npz_folder_loads_as_is(tmp_path):
     for i in range(3):
         np.savez(tmp_path / f"demo_{i}.npz", observations=np.random.rand(20, 5), actions=np.random.rand(20, 2))
     ds = load_dataset(tmp_path)

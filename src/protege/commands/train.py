@@ -20,7 +20,7 @@ from protege.progress import TqdmProgress
 @dataclass
 class Args:
     data: Path
-    """Dataset: native folder (or the primer's .npz files), LeRobot or Minari folder, robomimic .hdf5 file."""
+    """Dataset: native folder (or a plain folder of .npz episodes), LeRobot or Minari folder, robomimic .hdf5 file."""
     out: Path
     """Checkpoint folder to write (config.json + model.safetensors)."""
     overwrite: bool = False

@@ -1,4 +1,4 @@
-"""Episodes, datasets (native format and the primer's), normalisation and training windows.
+"""Episodes, datasets (native format and plain .npz folders), normalisation and training windows.
 
 Loads without a simulator or a model.
 """

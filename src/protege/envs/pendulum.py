@@ -1,4 +1,4 @@
-"""`pendulum` and `pendulum-pd`: gymnasium's Pendulum-v1 with a swing-up expert and the primer's PD expert.
+"""`pendulum` and `pendulum-pd`: gymnasium's Pendulum-v1 with a swing-up expert and a textbook PD expert.
 
 Success (documented in the README): the pole is upright, |theta| < 0.2 rad (11.5 degrees), on every one
 of the last 50 steps (2.5 s at 20 Hz) of the 200-step episode. Episodes always run the full horizon,

@@ -6,7 +6,7 @@ The torque limit (b u <= 6 < a) means the pole cannot be lifted directly: it mus
 - `SwingUpExpert`: energy shaping far from upright (pump E = theta'^2/2 + a (cos theta - 1) towards 0, the
   energy of the upright rest state), then a stabilising PD law once close to upright and slow enough.
   It swings up from any start and balances.
-- `PDExpert`: the primer's PD controller, u = -(kp theta + kd theta'); balances near upright, but from
+- `PDExpert`: a textbook PD controller, u = -(kp theta + kd theta'); balances near upright, but from
   most starts it cannot swing up on its own (a deliberately weaker expert).
 """
 

@@ -1,4 +1,4 @@
-"""`mlp`: the primer's reference behavioural-cloning policy.
+"""`mlp`: the reference behavioural-cloning policy (an MLP regressing the action with MSE).
 
 An MLP with LayerNorm maps the (normalised, optionally stacked) observation history to one action, squashed
 by tanh into the normalised action range [-1, 1] and trained with MSE. The H = 1 case of the Policy seam.

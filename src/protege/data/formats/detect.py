@@ -1,6 +1,6 @@
 """Which format a path holds, decided from what is on disk (never from the name alone, except for outputs).
 
-Formats: "protege" (native folder, or the primer's folder of .npz), "lerobot" (meta/info.json),
+Formats: "protege" (native folder, or a plain folder of .npz episodes), "lerobot" (meta/info.json),
 "robomimic" (an .hdf5 file with a `data` group), "minari" (a folder with data/metadata.json, or the
 data folder itself). A folder that is none of these gets one line listing what was looked for.
 """
