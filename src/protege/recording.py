@@ -14,7 +14,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from protege.data.atomic import FolderLock, recover_folder
 from protege.data.episode import SOURCE_EXPERT
@@ -28,8 +28,11 @@ from protege.progress import Progress
 
 def record_expert(task_name: str, episodes: int, out: str | Path, seed: int = 0, noise: float = 0.0, workers: int = 1,
                   only_successes: bool = False, overwrite: bool = False, progress: Progress | None = None,
-                  report: Callable[[str], None] | None = None) -> Path:
+                  report: Callable[[str], None] | None = None, cameras: str | Sequence[str] | None = None,
+                  image_size: int | None = None) -> Path:
     """Run the task's expert for `episodes` episodes (seeds) and write them to `out` (one atomic file each).
+
+    cameras, image_size: record these cameras beside the task's observation (`task_with_cameras`).
 
     An existing recording at `out` with the same settings is resumed (or reported complete); one with
     other settings is refused unless `overwrite`, which replaces it only once the new one is complete.
@@ -39,7 +42,7 @@ def record_expert(task_name: str, episodes: int, out: str | Path, seed: int = 0,
         raise ProtegeError(f"--episodes: expected >= 1, found {episodes}")
     if noise < 0:
         raise ProtegeError(f"--noise: expected >= 0, found {noise}")
-    task = get_task(task_name)
+    task = task_with_cameras(task_name, cameras, image_size)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise bad_input(out, None, "a dataset folder (or a new path)", "a file")
@@ -75,6 +78,21 @@ def record_expert(task_name: str, episodes: int, out: str | Path, seed: int = 0,
                          workers=workers, progress=progress, desc=f"record {task.name}", on_result=keep,
                          source=SOURCE_EXPERT)
     return out
+
+
+def task_with_cameras(task_name: str, cameras: str | Sequence[str] | None = None,
+                      image_size: int | None = None) -> Task:
+    """The task named, with `cameras` (names, or one string 'corner2,gripperPOV') rendered at `image_size`
+    beside its observation. A task that has cameras already (`metaworld-vision/*`) has them replaced; with
+    neither given the task is as registered (`metaworld-vision/*` keep their default cameras); an image
+    size alone adds the default cameras. The result's name says its cameras, so workers rebuild it by name."""
+    task = get_task(task_name)
+    if cameras is None and image_size is None:
+        return task
+    from protege.envs.cameras import parse_cameras, with_cameras
+
+    made = with_cameras(task, parse_cameras(cameras), image_size)
+    return get_task(made.name)  # the registry's instance (names with cameras resolve there)
 
 
 def _seeds_done(out: Path, task: Task, settings: dict[str, Any], episodes: int) -> int:

@@ -26,6 +26,11 @@ class Args:
     Minari folder, robomimic .hdf5 file); by default --demos are recorded from the expert."""
     no_resume: bool = False
     """Refuse to continue an existing run at --out instead of resuming it."""
+    cameras: str | None = None
+    """Cameras the task's env renders beside its state, e.g. corner2,gripperPOV (metaworld-vision/* render
+    corner2,gripperPOV unless given); the learner and the aggregated data see what the env observes."""
+    image_size: int | None = None
+    """Camera frame size in pixels per side (default 84)."""
     dagger: Annotated[DaggerConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=DaggerConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000))
     """BC training each round (--train.steps, --train.lr ...); its seed is offset by --seed and the round."""
@@ -43,6 +48,11 @@ def make_args(argv: list[str]) -> type:
 
 def run(args: Any) -> int:
     cfg: DaggerConfig = args.dagger
+    if args.cameras is not None or args.image_size is not None:
+        from protege.recording import task_with_cameras
+
+        # a task name with cameras ('metaworld/reach[corner2@84]') resolves everywhere, workers included
+        cfg = dataclasses.replace(cfg, task=task_with_cameras(cfg.task, args.cameras, args.image_size).name)
     check_writable_dir(args.out, "--out")  # a run folder that cannot be written fails now, not at the first save
     policy_config = getattr(args, cfg.policy, None)
     say(f"{cfg.gate} on {cfg.task}: {cfg.rounds} rounds x {cfg.episodes_per_round} episodes -> {args.out}")

@@ -30,12 +30,18 @@ class Args:
     """Keep only episodes in which the expert succeeded."""
     overwrite: bool = False
     """Replace an existing dataset at --out (the old one is kept until the new recording is complete)."""
+    cameras: str | None = None
+    """Cameras to record beside the state, e.g. corner2,gripperPOV (Meta-World: corner, corner2, corner3,
+    corner4, topview, behindGripper, gripperPOV); metaworld-vision/* record corner2,gripperPOV unless given."""
+    image_size: int | None = None
+    """Camera frame size in pixels per side (default 84)."""
 
 
 def run(args: Args) -> int:
     check_writable_dir(args.out, "--out")
     path = record_expert(args.task, args.episodes, args.out, args.seed, args.noise, args.workers,
-                         args.only_successes, args.overwrite, progress=TqdmProgress(), report=say)
+                         args.only_successes, args.overwrite, progress=TqdmProgress(), report=say,
+                         cameras=args.cameras, image_size=args.image_size)
     ds = load_dataset(path)
     say(f"wrote {len(ds)} episodes, {ds.num_steps} steps, {ds.num_success} successful, to {path}")
     return 0

@@ -43,6 +43,11 @@ class Args:
     """Live view: a window when a display exists (needs pygame), else frames written to OUT/live.png."""
     overwrite: bool = False
     """Replace an existing dataset at --out."""
+    cameras: str | None = None
+    """Cameras to record beside the state, e.g. corner2,gripperPOV (metaworld-vision/* record
+    corner2,gripperPOV unless given)."""
+    image_size: int | None = None
+    """Camera frame size in pixels per side (default 84)."""
 
 
 def _view(kind: str, out: Path):
@@ -63,12 +68,12 @@ def _view(kind: str, out: Path):
 
 
 def run(args: Args) -> int:
-    from protege.envs import get_task
+    from protege.recording import task_with_cameras
     from protege.teleop.device import open_device
     from protege.teleop.profile import DeviceProfile, default_profile
     from protege.teleop.view import PygameWindow
 
-    task = get_task(args.task)
+    task = task_with_cameras(args.task, args.cameras, args.image_size)
     if args.kinesthetic:
         from protege.teleop.kinesthetic import calibrate, record_kinesthetic
 

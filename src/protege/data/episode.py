@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from protege.data.frames import is_image_array
 from protege.errors import bad_input
 
 # Who chose the executed action on a step.
@@ -63,8 +64,14 @@ class Episode:
             raise bad_input(where, "observations", "a non-empty mapping of observation arrays", repr(type(self.observations)))
         obs = {}
         for key, value in self.observations.items():
-            arr = np.asarray(value)
             name = f"observations/{key}"
+            if is_image_array(value) and not isinstance(value, np.ndarray):
+                # a lazy camera (FrameArray): checked by its shape and dtype, never decoded here
+                if value.shape[0] not in (T, T + 1):
+                    raise bad_input(where, name, f"length {T} or {T + 1} to match actions", f"shape {value.shape}")
+                obs[key] = value
+                continue
+            arr = np.asarray(value)
             if arr.dtype == object:
                 raise bad_input(where, name, "a numeric array", "an object array")
             if arr.ndim == 0 or arr.shape[0] not in (T, T + 1):

@@ -10,6 +10,10 @@ meta.json is rewritten atomically after every episode. The reader trusts the epi
 counts in meta.json. Files load with `allow_pickle=False`, always, and every array's header is checked
 against the bytes the archive actually holds before anything is allocated.
 
+Camera keys are stored as one PNG per frame inside the episode's .npz (`framestore.py`) and load lazily:
+an episode read from disk holds a `PngFrames` per camera (the file path and frame offsets, not the
+frames) that decodes only the frames asked for.
+
 One writer at a time: `DatasetWriter` holds a lock on the folder (`data/atomic.py`). Overwriting an
 existing dataset writes the new one into a staging folder and swaps it in only when it is complete, so
 the old episodes survive until the new recording has succeeded.
@@ -24,6 +28,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import shutil
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +40,8 @@ from protege import __version__
 from protege.data.atomic import (LOCK_NAME, FolderLock, atomic_write_bytes, carry_over, commit_folder,
                                  existing_folder, recover_folder, start_stage, write_json)
 from protege.data.episode import Episode
+from protege.data.frames import is_image_array
+from protege.data.framestore import DATA, OFFSETS, SHAPE, PngFrames, check_layout, encode_frames
 from protege.data.stats import compute_stats
 from protege.errors import ProtegeError, bad_input
 from protege.specs import ArraySpec, Spec
@@ -74,8 +81,19 @@ class Dataset:
         return sum(e.num_labels if e.labels is not None else len(e) for e in self.episodes)
 
 
-def _episode_arrays(ep: Episode) -> dict[str, np.ndarray]:
-    arrays = {f"obs.{k}": v for k, v in ep.observations.items()}
+def _episode_arrays(ep: Episode, spec: Spec | None = None) -> dict[str, np.ndarray]:
+    """The arrays of one episode file. Only the spec's observation keys are written (an env's privileged
+    keys, e.g. `privileged.state`, never reach a dataset); camera keys are stored as PNG frames
+    (`framestore.py`), everything else as plain arrays."""
+    arrays = {}
+    for k, v in ep.observations.items():
+        if spec is not None and k not in spec.observation:
+            continue
+        if is_image_array(v):
+            for prefix, arr in zip((DATA, OFFSETS, SHAPE), encode_frames(v).values()):
+                arrays[f"{prefix}{k}"] = arr
+        else:
+            arrays[f"obs.{k}"] = v
     arrays["actions"] = ep.actions
     arrays["success"] = np.array(ep.success)
     for name in ("labels", "label_mask", "rewards", "source", "intervened"):
@@ -172,9 +190,10 @@ class DatasetWriter:
             raise bad_input(self.root, "actions", f"per-step shape {self.spec.action.shape}", f"{ep.actions.shape[1:]}")
         index = self.meta["num_episodes"]
         path = self.episodes_dir / f"{index:06d}.npz"
-        arrays = _episode_arrays(ep)
+        arrays = _episode_arrays(ep, self.spec)
         atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
-        self._episodes.append(ep)
+        # kept for stats.json; cameras as lazy views of the file just written, so memory stays flat
+        self._episodes.append(read_episode(path) if any(k.startswith(DATA) for k in arrays) else ep)
         self.meta["num_episodes"] += 1
         self.meta["num_steps"] += len(ep)
         self.meta["num_success"] += int(ep.success)
@@ -216,10 +235,12 @@ class DatasetWriter:
 _MAX_DEFLATE_RATIO = 1100
 
 
-def _check_members(path: Path, z: zipfile.ZipFile) -> None:
+def _check_members(path: Path, z: zipfile.ZipFile) -> dict[str, tuple[zipfile.ZipInfo, int]]:
     """Refuse, before anything is allocated, an .npy member whose header declares more data than the
-    archive holds for it (e.g. shape (10**12, 3)), or object (pickled) data."""
+    archive holds for it (e.g. shape (10**12, 3)), or object (pickled) data. Returns key -> (member, size
+    of its .npy header)."""
     archive_size = path.stat().st_size
+    members = {}
     for info in z.infolist():
         if not info.filename.endswith(".npy"):
             continue
@@ -247,22 +268,44 @@ def _check_members(path: Path, z: zipfile.ZipFile) -> None:
         if header_size + declared != info.file_size:
             raise bad_input(path, key, f"{declared} bytes of data for shape {tuple(shape)} {dtype}",
                             f"{info.file_size - header_size} bytes in the archive")
+        members[key] = (info, header_size)
+    return members
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+def _lazy_source(path: Path, f: Any, z: zipfile.ZipFile, info: zipfile.ZipInfo, header_size: int) -> Any:
+    """Where a stored camera's PNG bytes are: (path, absolute offset) for an uncompressed member (np.savez
+    stores members uncompressed), read on access; else the bytes themselves."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        return np.load(z.open(info), allow_pickle=False)
+    f.seek(info.header_offset)
+    local = f.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise bad_input(path, info.filename[:-4], "a zip local file header", "damaged archive")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    return str(path), info.header_offset + 30 + name_len + extra_len + header_size
+
+
+def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(the arrays, key -> lazy source of each camera's PNG bytes `frames.<key>`, not read here)."""
     try:
-        with zipfile.ZipFile(path) as z:
-            _check_members(path, z)
+        lazy: dict[str, Any] = {}
+        with zipfile.ZipFile(path) as z, open(path, "rb") as f:
+            members = _check_members(path, z)
+            for key, (info, header_size) in members.items():
+                if key.startswith(DATA):
+                    lazy[key[len(DATA):]] = (_lazy_source(path, f, z, info, header_size), info.file_size - header_size)
         with np.load(path, allow_pickle=False) as z:
             out = {}
             for key in z.files:
+                if key.startswith(DATA):
+                    continue
                 try:
                     out[key] = z[key]
                 except ValueError as e:
                     raise bad_input(path, key, "a readable array", f"unreadable data ({e})") from None
                 except (zipfile.BadZipFile, EOFError, OSError) as e:
                     raise bad_input(path, key, "a complete array", f"corrupt or truncated data ({e})") from None
-            return out
+            return out, lazy
     except ProtegeError:
         raise
     except FileNotFoundError:
@@ -271,14 +314,24 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise bad_input(path, None, "a readable .npz archive", f"corrupt or truncated data ({e})") from None
 
 
+def _camera(path: Path, key: str, z: dict[str, np.ndarray], source: Any, nbytes: int) -> PngFrames:
+    for prefix in (OFFSETS, SHAPE):
+        if prefix + key not in z:
+            raise bad_input(path, f"{prefix}{key}", f"'{prefix}{key}' beside '{DATA}{key}'", "it missing")
+    shape = check_layout(path, key, z[OFFSETS + key], z[SHAPE + key], nbytes)
+    return PngFrames(source, z[OFFSETS + key], shape, origin=f"{path} observations/{key}")
+
+
 def read_episode(path: str | Path) -> Episode:
     """Read one episode file: native (`obs.<key>`, `actions`, ...) or the seed format (`observations`,
     `actions`, optional per-step `rewards` and `success`; `terminated`/`truncated` are not needed)."""
     path = Path(path)
-    z = _read_npz(path)
+    z, lazy = _read_npz(path)
     if "actions" not in z:
         raise bad_input(path, "actions", "an 'actions' array", f"keys {sorted(z)}")
-    obs = {k[4:]: v for k, v in z.items() if k.startswith("obs.")}
+    obs: dict[str, Any] = {k[4:]: v for k, v in z.items() if k.startswith("obs.")}
+    for key, (source, nbytes) in lazy.items():
+        obs[key] = _camera(path, key, z, source, nbytes)
     if "observations" in z:
         o = z["observations"]
         if o.ndim == 1:

@@ -11,6 +11,7 @@ from typing import Iterable
 import numpy as np
 
 from protege.data.episode import Episode
+from protege.data.frames import is_image_array
 
 
 def array_stats(x: np.ndarray) -> dict[str, list]:
@@ -21,10 +22,13 @@ def array_stats(x: np.ndarray) -> dict[str, list]:
 
 
 def compute_stats(episodes: Iterable[Episode]) -> dict[str, dict[str, list]]:
-    """{"observation.<key>": {mean,std,min,max}, "action": {...}} over every step of every episode."""
+    """{"observation.<key>": {mean,std,min,max}, "action": {...}} over every step of every episode.
+    Camera keys get none: an image encoder scales pixels itself, and stats would decode every frame."""
     episodes = list(episodes)
     out = {}
-    for key in episodes[0].observations:
-        out[f"observation.{key}"] = array_stats(np.concatenate([e.step_observations()[key] for e in episodes]))
+    for key, first in episodes[0].observations.items():
+        if is_image_array(first):
+            continue
+        out[f"observation.{key}"] = array_stats(np.concatenate([e.observations[key][:len(e)] for e in episodes]))
     out["action"] = array_stats(np.concatenate([e.targets for e in episodes]))
     return out

@@ -41,7 +41,15 @@ def list_tasks() -> list[str]:
 
 def get_task(name: str) -> Task:
     _load_builtin()
-    if name not in _FACTORIES:
+    if name not in _FACTORIES and name not in _CACHE:
+        from protege.envs.cameras import parse_camera_name, with_cameras
+
+        parsed = parse_camera_name(name)
+        if parsed is not None:  # 'metaworld/reach[corner2@84]': a registered task with cameras
+            base, cameras, size = parsed
+            _CACHE[name] = with_cameras(get_task(base), cameras, size, name=name)
+            return _CACHE[name]
+    if name not in _FACTORIES and name not in _CACHE:
         close = difflib.get_close_matches(name, _FACTORIES, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else " (see `protege tasks`)"
         raise ProtegeError(f"task: expected a registered task name, found '{name}'{hint}")

@@ -33,6 +33,10 @@ class Task:
         episode before the window could fill).
     success_window: 0 = an episode succeeds if any step succeeded; k > 0 = if each of its last k steps
         succeeded (and the episode ran at least k steps).
+    cameras: camera observation keys the env renders (uint8 (image_size, image_size, 3) each); () for none.
+    image_size: pixels per side of each camera frame (0 without cameras).
+    camera_base: the same task without cameras (set by `envs.cameras.with_cameras`, which replaces a task's
+        cameras rather than adding to them).
 
     `episode_done` is the one end-of-episode rule: evaluation, recording, teleop, DAgger, RL sampling
     and the simulated robot all ask it, so an episode ends at the same step whoever runs it.
@@ -48,6 +52,9 @@ class Task:
     stop_on_success: bool = True
     success_window: int = 0
     description: str = ""
+    cameras: tuple[str, ...] = ()
+    image_size: int = 0
+    camera_base: "Task | None" = None
 
     def episode_success(self, step_successes: Sequence[bool]) -> bool:
         if self.success_window <= 0:

@@ -69,12 +69,14 @@ def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float =
     obs, info = env.reset(seed=seed)
     actor.reset()
     _seed_policy_sampling(seed)
-    obs_list: dict[str, list[np.ndarray]] = {k: [] for k in obs}
+    # Only the spec's keys are kept: an env may also hand its expert privileged keys (e.g. the object
+    # state of `metaworld-vision/*` under `privileged.state`) that a recording must never contain.
+    obs_list: dict[str, list[np.ndarray]] = {k: [] for k in obs if k in task.spec.observation}
     actions, labels, rewards, step_success = [], [], [], []
     frames = [env.render()] if render else []
     for t in count(1):
-        for k, v in obs.items():
-            obs_list[k].append(v)
+        for k, v in obs_list.items():
+            v.append(obs[k])
         label = np.asarray(actor.act(obs), np.float32).reshape(task.spec.action.shape)
         action = label
         if noise > 0:
@@ -93,8 +95,8 @@ def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float =
     success = task.episode_success(step_success)
     episode = None
     if keep_episode:
-        for k, v in obs.items():  # keep the final observation: (T+1, ...)
-            obs_list[k].append(v)
+        for k, v in obs_list.items():  # keep the final observation: (T+1, ...)
+            v.append(obs[k])
         T = len(actions)
         episode = Episode(observations={k: np.stack(v) for k, v in obs_list.items()}, actions=np.stack(actions),
                           labels=np.stack(labels) if noise > 0 else None, rewards=np.asarray(rewards, np.float32),

@@ -34,7 +34,7 @@ LAGS = (-1, 0, 1, 2)
 def _state_dims(task: Task) -> list[int]:
     # Meta-World: hand position (3) and gripper opening (1) carry the commanded motion; the rest of the
     # 39-D state (objects, goal) would only let the regression overfit.
-    if task.name.startswith("metaworld/"):
+    if task.name.startswith(("metaworld/", "metaworld-vision/")):  # vision: state[0:4] is the hand too
         return [0, 1, 2, 3]
     return list(range(task.spec.observation["state"].size))
 

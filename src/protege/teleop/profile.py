@@ -89,7 +89,7 @@ def default_profile(device: str, spec: Spec, task: str | None = None) -> DeviceP
     Keyboard keys already give clean -1/0/+1 values, so their dead zone is 0.
     """
     A = spec.action_dim
-    if task is not None and task.startswith("metaworld/") and A == 4:
+    if task is not None and task.startswith(("metaworld/", "metaworld-vision/")) and A == 4:
         axis_map = (0, 1, 2, GRIPPER_AXIS)
     else:
         axis_map = tuple(i if i < N_AXES else NO_AXIS for i in range(A))

@@ -177,7 +177,7 @@ def collect_episode(task: Task, env: Any, learner: Learner, expert: Actor, gate:
     learner.reset()
     expert.reset()
     gate.reset(seed)
-    keys = list(obs)
+    keys = [k for k in obs if k in task.spec.observation]  # never an env's privileged keys
     obs_list: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     actions, labels, mask, source, intervened, rewards, step_success = [], [], [], [], [], [], []
     for t in count():

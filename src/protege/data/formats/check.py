@@ -91,7 +91,8 @@ def compare(a: Dataset, b: Dataset, where: str | Path, image_tolerance: float = 
             if u.shape != v.shape:
                 fail(f"episode {i} observations/{key} shape", u.shape, v.shape)
             if is_image_spec(spec):
-                err = float(np.abs(u.astype(np.int16) - v.astype(np.int16)).mean())
+                # lazy cameras (FrameArray) are decoded here, one episode at a time
+                err = float(np.abs(np.asarray(u, np.int16) - np.asarray(v, np.int16)).mean())
                 errors.setdefault(key, []).append(err)
                 if err > image_tolerance:
                     fail(f"episode {i} observations/{key}", f"mean |pixel error| <= {image_tolerance}", f"{err:.2f}")

@@ -17,7 +17,8 @@ Observation features (`observation.*`) become native keys without the `observati
 `images.` for cameras): `observation.state` -> `state`. Camera frames are decoded only when asked for:
 `LeRobotReader.frames` decodes one span of one episode (one seek), `LazyFrames` serves a camera as an
 array indexed by global step that decodes per batch; `load_lerobot` loads the vector features into
-memory and decodes a camera only when `obs_keys` names it. It never imports lerobot.
+memory and gives each episode a camera named in `obs_keys` as an `EpisodeFrames` (a `FrameArray` that
+decodes only the frames indexed), so a video dataset trains in place. It never imports lerobot.
 """
 
 from __future__ import annotations
@@ -198,15 +199,16 @@ class LeRobotReader:
 
     def episode(self, ref: _EpisodeRef, keys: list[str]) -> Episode:
         rows = self._rows(ref)
-        obs = {}
+        obs: dict[str, Any] = {}
         for key in keys:
-            if key in self.camera_keys:
-                obs[native_key(key)] = self.frames(key, ref.index)
+            if key in self.camera_keys:  # decoded only when a consumer indexes it
+                final = ref.extra.get(f"protege/final/{native_key(key)}")
+                obs[native_key(key)] = EpisodeFrames(self, key, ref, final)
             else:
                 obs[native_key(key)] = self.column(rows, ref, key)
         for key in list(obs):
             final = ref.extra.get(f"protege/final/{key}")
-            if final is not None:  # the final observation our writer kept beside the frames
+            if final is not None and not isinstance(obs[key], EpisodeFrames):  # the final observation our writer kept
                 obs[key] = np.concatenate([obs[key], np.asarray(final, obs[key].dtype).reshape(1, *obs[key].shape[1:])])
         actions = self.column(rows, ref, "action").reshape(ref.length, -1)
         opt = {name: self.column(rows, ref, col) for name, col in (
@@ -228,6 +230,54 @@ class LeRobotReader:
                 info["task"] = ref.tasks[0] if len(ref.tasks) == 1 else ref.tasks
         return Episode(observations=obs, actions=actions, success=success, info=info,
                        origin=f"{ref.data_file} (episode {ref.index})", **opt)
+
+
+class EpisodeFrames:
+    """One camera of one episode as a `FrameArray` (T or T+1, H, W, 3) uint8: indexing decodes only the
+    span between the lowest and highest frame asked for (one seek into the mp4); nothing is cached, so an
+    episode holds no pixels. `final`: the flattened final observation our writer keeps beside the video
+    (frame T), or None. `decoded_frames` counts the frames decoded so far."""
+
+    def __init__(self, reader: LeRobotReader, key: str, ref: _EpisodeRef, final: Any = None):
+        self.reader, self.key, self.ref = reader, key, ref
+        frame_shape = tuple(int(s) for s in reader.features[key]["shape"])
+        self.final = None if final is None else np.asarray(final, np.uint8).reshape(frame_shape)
+        self.shape = (ref.length + (self.final is not None), *frame_shape)
+        self.dtype = np.dtype(np.uint8)
+        self.decoded_frames = 0
+
+    ndim = 4
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"EpisodeFrames({self.key}, episode {self.ref.index}, shape={self.shape})"
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        scalar = isinstance(idx, (int, np.integer))
+        n = len(self)
+        flat = np.arange(n)[idx] if isinstance(idx, slice) else np.atleast_1d(np.asarray(idx, np.int64))
+        flat = np.where(flat < 0, flat + n, flat)
+        if flat.size and (flat.min() < 0 or flat.max() >= n):
+            raise IndexError(f"frame index out of range [0, {n})")
+        out = np.empty((len(flat), *self.shape[1:]), np.uint8)
+        video = flat < self.ref.length
+        if video.any():
+            want = flat[video]
+            out[video] = self.reader.frames(self.key, self.ref.index, want)
+            self.decoded_frames += int(want.max() - want.min()) + 1
+        if (~video).any():
+            out[~video] = self.final
+        return out[0] if scalar else out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def astype(self, dtype: Any) -> np.ndarray:
+        """Every frame, decoded, as `dtype` (as ndarray.astype; for code written for in-memory frames)."""
+        return self[:].astype(dtype)
 
 
 class LazyFrames:
