@@ -20,6 +20,7 @@ from protege import __version__
 from protege.data.atomic import carry_over, existing_folder, staged_folder, write_json
 from protege.errors import bad_input
 from protege.policies import POLICIES, PolicyBase, make_policy
+from protege.policies.encoders import EncoderConfig, camera_keys
 from protege.specs import Spec, check_compatible
 
 CHECKPOINT_FORMAT = "protege-checkpoint"
@@ -46,6 +47,7 @@ def save_checkpoint(policy: PolicyBase, path: str | Path, extra: dict[str, Any] 
         "policy_config": dataclasses.asdict(policy.config),
         "spec": policy.spec.to_dict(),
         "stats": policy.stats,
+        **({"encoder": encoder_record(policy)} if policy.encoder_config is not None else {}),
         **(extra or {}),
     }
     if path.exists() and not path.is_dir():
@@ -55,6 +57,41 @@ def save_checkpoint(policy: PolicyBase, path: str | Path, extra: dict[str, Any] 
         write_json(stage / CONFIG, config)
         carry_over(path, stage, skip=(WEIGHTS, CONFIG))
     return path
+
+
+def encoder_record(policy: PolicyBase) -> dict[str, Any]:
+    """config.json's "encoder" entry of a policy whose spec has cameras: the `EncoderConfig` fields plus,
+    per camera it reads, the frame shape (H, W, C) and the centre-crop size (h, w) it executes with."""
+    cameras = {k: {"shape": list(policy.spec.observation[k].shape),
+                   "crop": list(policy.obs_encoder.camera_encoder(k).crop_hw)} for k in policy.camera_keys}
+    return {**dataclasses.asdict(policy.encoder_config), "cameras": cameras}
+
+
+def _encoder_config(cfg: dict[str, Any], spec: Spec, cfg_path: Path) -> EncoderConfig | None:
+    """The `EncoderConfig` a checkpoint was trained with. A checkpoint with cameras in its spec but no
+    "encoder" entry predates camera encoders: its policy read the state only (`name="none"`)."""
+    cameras = camera_keys(spec)
+    if not cameras:
+        return None
+    record = cfg.get("encoder")
+    if record is None:
+        return EncoderConfig(name="none")
+    if not isinstance(record, dict):
+        raise bad_input(cfg_path, "encoder", "an object of encoder config fields", type(record).__name__)
+    fields = {k: v for k, v in record.items() if k != "cameras"}
+    try:
+        encoder = EncoderConfig(**fields)
+    except (TypeError, ValueError) as e:
+        raise bad_input(cfg_path, "encoder", "a valid EncoderConfig", str(e)) from None
+    recorded = record.get("cameras")
+    if recorded is not None:
+        read = cameras if encoder.name != "none" else []
+        expected = {k: list(spec.observation[k].shape) for k in read}
+        found = {k: v.get("shape") if isinstance(v, dict) else v for k, v in recorded.items()} \
+            if isinstance(recorded, dict) else recorded
+        if found != expected:
+            raise bad_input(cfg_path, "encoder.cameras", f"the spec's cameras {expected}", repr(found))
+    return encoder
 
 
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
@@ -163,18 +200,19 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> PolicyBase:
         config = config_cls(**fields)
     except (TypeError, ValueError) as e:
         raise bad_input(cfg_path, "policy_config", f"a valid {config_cls.__name__}", str(e)) from None
+    encoder = _encoder_config(cfg, spec, cfg_path)
     weights = path / WEIGHTS
     if not weights.exists():
         raise bad_input(path, WEIGHTS, "the weights file", "no such file")
     shapes = _weight_shapes(weights)
     try:
         with torch.device("meta"):
-            skeleton = make_policy(cfg["policy"], config, spec, cfg["stats"])
+            skeleton = make_policy(cfg["policy"], config, spec, cfg["stats"], encoder)
     except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as e:
         raise bad_input(cfg_path, "policy_config", f"a config {cfg['policy']} can be built from",
                         f"{type(e).__name__}: {e}") from None
     _check_weights_fit(skeleton, shapes, weights)
-    policy = make_policy(cfg["policy"], config, spec, cfg["stats"])
+    policy = make_policy(cfg["policy"], config, spec, cfg["stats"], encoder)
     try:
         state = load_file(str(weights), device=map_location)
     except (SafetensorError, OSError, ValueError) as e:
@@ -196,8 +234,14 @@ class PolicyActor:
 
     @torch.inference_mode()
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        batch = {k: torch.as_tensor(np.asarray(obs[k]), dtype=torch.float32)[None] for k in self.policy.obs_keys}
+        batch = {k: _obs_tensor(obs[k])[None] for k in self.policy.obs_keys}
         return self.policy.select_action(batch)[0].numpy()
+
+
+def _obs_tensor(value: Any) -> torch.Tensor:
+    """One raw observation as a tensor: camera frames stay uint8 (4x less to copy), the rest float32."""
+    arr = np.asarray(value)
+    return torch.as_tensor(arr if arr.dtype == np.uint8 else arr.astype(np.float32, copy=False))
 
 
 def load_actor(path: str | Path, task_spec: Spec | None = None, task_name: str = "the task") -> PolicyActor:

@@ -194,6 +194,13 @@ def seeded_normal(seed: int) -> Normal:
 
 
 # --- the controller -----------------------------------------------------------------------------
+def observation_array(x: Any) -> np.ndarray:
+    """One observation as the predictor takes it: camera frames stay uint8 (4x less to copy than float;
+    the encoder scales them), everything else float32."""
+    a = np.asarray(x)
+    return a if a.dtype == np.uint8 else a.astype(np.float32, copy=False)
+
+
 class Controller:
     """History + noise + strategy around a `predict` function; `act(obs) -> (B, A)` every step.
 
@@ -218,7 +225,7 @@ class Controller:
 
     def observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Add obs key -> (B, ...) raw; returns the history key -> (B, n_obs, ...) float32, oldest first."""
-        self._history.append({k: np.asarray(obs[k], np.float32) for k in self.obs_keys})
+        self._history.append({k: observation_array(obs[k]) for k in self.obs_keys})
         while len(self._history) < self.settings.n_obs:  # repeat the first observation, as in training
             self._history.appendleft(self._history[0])
         return {k: np.stack([h[k] for h in self._history], axis=1) for k in self.obs_keys}

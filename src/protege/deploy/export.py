@@ -1,7 +1,8 @@
 """Export a policy to ONNX or TorchScript with normalisation inside the graph, and check parity.
 
 The exported graph takes raw observations, one input per observation key shaped (1, n_obs, *shape)
-(the history, oldest first), plus `noise.normal` / `noise.uniform` flat inputs when the head samples
+(the history, oldest first; a camera as uint8 frames (1, n_obs, H, W, C), cropped and scaled inside the
+graph by the policy's image encoder), plus `noise.normal` / `noise.uniform` flat inputs when the head samples
 (see `noise.py`), and returns the action chunk (1, H, A) in env units. A robot computer then needs only
 onnxruntime (or libtorch) and the file: the spec, noise sizes and the execution settings (history length,
 chunk size, receding horizon or temporal ensemble, n_action_steps, m, the noise shape and its held
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 
 from protege import __version__
+from protege.checkpoint import encoder_record
 from protege.deploy.exported import META_KEY, NOISE_NORMAL, NOISE_UNIFORM, load_exported
 from protege.deploy.noise import NoiseFeed
 from protege.errors import ProtegeError, bad_input
@@ -73,13 +75,18 @@ class ExportReport:
 
 
 def _sample_obs(policy: nn.Module, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Plausible raw observations (1, n_obs, *shape): the training statistics' mean +- 1 std."""
+    """Plausible raw observations (1, n_obs, *shape): the training statistics' mean +- 1 std for state
+    vectors (in spec order, as the normaliser reads them), uniformly random uint8 frames for cameras."""
     out = {}
     offset = 0
     shift = policy.obs_normalizer.shift.numpy()
     scale = policy.obs_normalizer.scale.numpy()
+    cameras = set(getattr(policy, "camera_keys", []))
     for k in policy.obs_keys:
         shape = policy.spec.observation[k].shape
+        if k in cameras:
+            out[k] = rng.integers(0, 256, (1, policy.n_obs, *shape), dtype=np.uint8)
+            continue
         size = int(np.prod(shape)) if shape else 1
         mean, std = shift[offset:offset + size], scale[offset:offset + size]
         offset += size
@@ -88,10 +95,21 @@ def _sample_obs(policy: nn.Module, rng: np.random.Generator) -> dict[str, np.nda
     return out
 
 
+def _nudge(x: torch.Tensor) -> torch.Tensor:
+    """Every value one float32 ulp up; camera frames (integers) are left as they are."""
+    if not x.is_floating_point():
+        return x
+    return torch.from_numpy(np.nextafter(x.numpy(), np.float32(np.inf)))
+
+
 def metadata(policy: nn.Module, n_normal: int, n_uniform: int, fmt: str) -> dict[str, Any]:
     cfg = getattr(policy, "checkpoint_config", {})
     return {"format": f"protege-{fmt}", "protege_version": __version__, "policy": policy.name,
             "spec": policy.spec.to_dict(), "obs_keys": list(policy.obs_keys), "n_obs": policy.n_obs,
+            "obs_dtypes": {k: "uint8" if k in getattr(policy, "camera_keys", []) else "float32"
+                           for k in policy.obs_keys},
+            "encoder": cfg.get("encoder") or (encoder_record(policy) if getattr(policy, "encoder_config", None)
+                                              else None),
             "horizon": policy.horizon, "noise": {NOISE_NORMAL: n_normal, NOISE_UNIFORM: n_uniform},
             "inputs": [f"obs.{k}" for k in policy.obs_keys] + [n for n, c in ((NOISE_NORMAL, n_normal),
                                                                               (NOISE_UNIFORM, n_uniform)) if c],
@@ -155,7 +173,7 @@ def export_policy(policy: nn.Module, out: str | Path, fmt: str = "onnx", parity_
         inputs = [torch.from_numpy(v) for v in obs.values()] + [torch.from_numpy(n) for n in noise]
         with torch.no_grad():
             ref = graph(*inputs).numpy()
-            nudged = graph(*(torch.from_numpy(np.nextafter(x.numpy(), np.float32(np.inf))) for x in inputs)).numpy()
+            nudged = graph(*(_nudge(x) for x in inputs)).numpy()
         got = runner.run(obs, noise)
         worst = max(worst, float(np.max(np.abs(ref - got))))
         floor = max(floor, float(np.max(np.abs(ref - nudged))))

@@ -17,7 +17,8 @@ NOISE_NORMAL, NOISE_UNIFORM = "noise.normal", "noise.uniform"
 
 
 class ExportedModel:
-    """An exported file, run by onnxruntime or TorchScript: `run(obs (1, n_obs, ...) by key, noise) -> (1, H, A)`."""
+    """An exported file, run by onnxruntime or TorchScript: `run(obs (1, n_obs, ...) by key, noise) -> (1, H, A)`.
+    Camera inputs are uint8 frames (1, n_obs, H, W, C); float frames holding 0..255 are cast to them."""
 
     def __init__(self, path: str | Path, threads: int = 1):
         self.path = Path(path)
@@ -47,7 +48,10 @@ class ExportedModel:
         self.meta = json.loads(raw)
 
     def run(self, obs: dict[str, np.ndarray], noise: list[np.ndarray]) -> np.ndarray:
-        arrays = [np.asarray(obs[k], np.float32) for k in self.meta["obs_keys"]] + list(noise)
+        # cameras go in as uint8 frames (the graph crops and scales them), the rest as float32; files
+        # exported before cameras have no "obs_dtypes" (every input float32)
+        dtypes = self.meta.get("obs_dtypes") or {}
+        arrays = [np.asarray(obs[k], dtypes.get(k, "float32")) for k in self.meta["obs_keys"]] + list(noise)
         if self.kind == "onnx":
             return self._session.run(None, dict(zip(self.meta["inputs"], arrays)))[0]
         import torch

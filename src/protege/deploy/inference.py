@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from protege.controller import Controller, ExecutionSettings, Normal, seeded_normal
+from protege.controller import Controller, ExecutionSettings, Normal, observation_array, seeded_normal
 from protege.errors import ProtegeError
 
 
@@ -129,7 +129,7 @@ class ChunkExecutor:
         return self._act(obs)
 
     def _act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        batched = {k: np.asarray(obs[k], np.float32)[None] for k in self.predictor.obs_keys}
+        batched = {k: observation_array(obs[k])[None] for k in self.predictor.obs_keys}
         if not self.asynchronous:
             return self.controller.act(batched)[0]
         history = self.controller.observe(batched)

@@ -6,6 +6,7 @@ from typing import Any
 
 from protege.errors import ProtegeError
 from protege.policies.base import PolicyBase
+from protege.policies.encoders import EncoderConfig
 from protege.policies.gaussian import GaussianConfig, GaussianPolicy
 from protege.policies.mlp import MLPConfig, MLPPolicy
 from protege.policies.gmm import GMMConfig, GMMPolicy
@@ -28,7 +29,11 @@ POLICIES: dict[str, tuple[type, type[PolicyBase]]] = {
 }
 
 
-def make_policy(name: str, config: Any, spec: Any, stats: dict | None = None) -> PolicyBase:
+def make_policy(name: str, config: Any, spec: Any, stats: dict | None = None,
+                encoder: EncoderConfig | dict | None = None) -> PolicyBase:
+    """Build head `name` from its config (a config object, a dict of fields, or None for the defaults), the
+    spec and the dataset statistics. encoder: how camera keys are read (`EncoderConfig`, a dict of its
+    fields, or None for the default); ignored when the spec has no camera."""
     if name not in POLICIES:
         raise ProtegeError(f"policy: expected one of {sorted(POLICIES)}, found '{name}'")
     config_cls, policy_cls = POLICIES[name]
@@ -36,7 +41,10 @@ def make_policy(name: str, config: Any, spec: Any, stats: dict | None = None) ->
         config = config_cls()
     elif isinstance(config, dict):
         config = config_cls(**config)
-    return policy_cls(config, spec, stats)
+    if isinstance(encoder, dict):
+        encoder = EncoderConfig(**encoder)
+    return policy_cls(config, spec, stats, encoder=encoder)
 
 
-__all__ = ["POLICIES", "PolicyBase", "make_policy", "MLPConfig", "MLPPolicy", "GaussianConfig", "GaussianPolicy"]
+__all__ = ["POLICIES", "PolicyBase", "EncoderConfig", "make_policy", "MLPConfig", "MLPPolicy", "GaussianConfig",
+           "GaussianPolicy"]

@@ -10,6 +10,10 @@ acts on raw env observations and returns env-unit actions. Concrete policies imp
   `protege deploy` runs too, with the settings `execution_settings()` states from the config;
 - `reset()`: clears the controller's episode state.
 
+Observations enter through one `policies.encoders.ObservationEncoder` (the state normaliser and one image
+encoder per camera), so a head never knows whether it sees a state or a camera: it sizes itself from
+`obs_dim` and reads `obs_features`.
+
 It deliberately knows nothing about training loops, datasets on disk or simulators.
 """
 
@@ -23,31 +27,73 @@ from torch import nn
 
 from protege.controller import Controller, ExecutionSettings, Strategy
 from protege.data.normalizer import Normalizer
-from protege.data.observation import flatten_observation
+from protege.policies.common import EMA
+from protege.policies.encoders import EncoderConfig, ObservationEncoder
+from protege.policies.encoders import camera_keys as spec_cameras
 from protege.specs import Spec
 
 
 class PolicyBase(nn.Module):
     name: ClassVar[str] = ""
 
-    def __init__(self, config: Any, spec: Spec, stats: dict | None, n_obs: int = 1, horizon: int = 1):
+    def __init__(self, config: Any, spec: Spec, stats: dict | None, n_obs: int = 1, horizon: int = 1,
+                 encoder: EncoderConfig | None = None):
+        """encoder: how camera keys are read (`EncoderConfig`; None = the default `EncoderConfig()`, and
+        `EncoderConfig(name="none")` ignores cameras). A spec without cameras never builds an image encoder."""
         super().__init__()
-        self.config, self.spec, self.stats = config, spec, stats
+        self.config, self.spec = config, spec
         self.n_obs, self.horizon = int(n_obs), int(horizon)
-        self.obs_keys = [k for k, v in spec.observation.items() if len(v.shape) <= 1]
-        self.obs_dim = sum(spec.observation[k].size for k in self.obs_keys)
+        cameras = spec_cameras(spec)
+        if cameras and encoder is None:
+            encoder = EncoderConfig()
+        # per-pixel statistics of camera keys are never used (frames are scaled inside the encoder)
+        self.stats = stats if stats is None else {k: v for k, v in stats.items()
+                                                  if k.removeprefix("observation.") not in cameras}
+        encoder_module = ObservationEncoder(spec, self.stats, encoder)
+        self.encoder_config = encoder if cameras else None  # what the checkpoint records
+        self.obs_keys = encoder_module.keys
+        self.obs_dim = encoder_module.out_dim
         self.action_dim = spec.action_dim
-        self.obs_normalizer = Normalizer(self.obs_dim, "mean_std")
+        # The encoder's parts are registered here under their historical names (state-only checkpoints keep
+        # their tensor names: `obs_normalizer.*`); the encoder itself is held unregistered.
+        self.obs_normalizer = encoder_module.normalizer
+        if encoder_module.camera_keys:
+            self.image_encoders = encoder_module.cameras
+        self._obs_encoder = (encoder_module,)
+        self.ema_cameras: EMA | None = None  # see `track_camera_ema`
         self.action_normalizer = Normalizer(self.action_dim, "min_max")
         if stats is not None:
-            self.obs_normalizer.set_stats(_concat_stats(stats, self.obs_keys))
             self.action_normalizer.set_stats(stats["action"])
         self._controller: Controller | None = None  # built on first use, from `execution_settings()`
 
+    @property
+    def obs_encoder(self) -> ObservationEncoder:
+        """The observation encoder (state normaliser + one image encoder per camera)."""
+        return self._obs_encoder[0]
+
+    @property
+    def camera_keys(self) -> list[str]:
+        """Observation keys read as camera frames (empty for a state-only policy)."""
+        return self.obs_encoder.camera_keys
+
     # --- observations -------------------------------------------------------------------------
     def obs_features(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """obs key -> (B, n_obs, *shape) raw  ->  (B, n_obs, obs_dim) normalised, keys concatenated."""
-        return self.obs_normalizer(flatten_observation(obs, self.obs_keys, batch_dims=2))
+        """obs key -> (B, n_obs, *shape) raw  ->  (B, n_obs, obs_dim) features: the normalised state
+        vector, then each camera's image features (`policies.encoders.ObservationEncoder`). Out of training
+        mode, a head that keeps an EMA of its image encoders (`track_camera_ema`) encodes with the EMA."""
+        ema = self.ema_cameras.model if self.ema_cameras is not None and not self.training else None
+        return self.obs_encoder(obs, cameras=ema)
+
+
+    def track_camera_ema(self, decay: float) -> None:
+        """Keep an EMA of the image encoders beside a head's EMA denoiser, so the weights that act are
+        averaged end to end (as in Diffusion Policy); `update_camera_ema` after each step. No-op without cameras."""
+        if self.camera_keys:
+            self.ema_cameras = EMA(self.image_encoders, decay)
+
+    def update_camera_ema(self) -> None:
+        if self.ema_cameras is not None:
+            self.ema_cameras.update(self.image_encoders)
 
     # --- to implement -------------------------------------------------------------------------
     def compute_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
@@ -126,11 +172,3 @@ def _global_normal(shape: tuple[int, ...]) -> np.ndarray:
     """Standard-normal draws (float32) from torch's global generator."""
     return torch.randn(shape).numpy()
 
-
-def _concat_stats(stats: dict, keys: list[str]) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"mean": [], "std": [], "min": [], "max": []}
-    for k in keys:
-        s = stats[f"observation.{k}"]
-        for field in out:
-            out[field].extend(s[field])
-    return out

@@ -22,6 +22,7 @@ import torch
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import EMA, masked_step_mean, require
+from protege.policies.encoders import EncoderConfig
 from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.unet1d import ConditionalUnet1D, check_denoiser_config
 from protege.specs import Spec
@@ -76,10 +77,12 @@ def cosine_alphas_cumprod(steps: int, s: float = 0.008) -> torch.Tensor:
 class DiffusionPolicy(PolicyBase):
     name = "diffusion"
 
-    def __init__(self, config: DiffusionConfig, spec: Spec, stats: dict | None = None):
-        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon)
+    def __init__(self, config: DiffusionConfig, spec: Spec, stats: dict | None = None,
+                 encoder: EncoderConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder)
         self.net = ConditionalUnet1D(self.action_dim, self.obs_dim * config.n_obs, config.down_dims, config.kernel_size)
         self.ema = EMA(self.net, config.ema_decay)
+        self.track_camera_ema(config.ema_decay)  # the image encoders act from their EMA too
         self.register_buffer("alphas_cumprod", cosine_alphas_cumprod(config.train_steps))
         # DDIM visits every (train_steps // inference_steps)-th step, from (inference_steps - 1) * stride down
         # to 0 ("leading" spacing, as diffusers' DDIM scheduler does). It does not start at the last step:
@@ -113,6 +116,7 @@ class DiffusionPolicy(PolicyBase):
 
     def after_optimizer_step(self) -> None:
         self.ema.update(self.net)
+        self.update_camera_ema()
 
     # --- sampling ----------------------------------------------------------------------------
     def noise_shape(self, batch_size: int) -> tuple[int, ...]:

@@ -17,6 +17,7 @@ import torch
 from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import EMA, masked_step_mean, require
+from protege.policies.encoders import EncoderConfig
 from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.unet1d import ConditionalUnet1D, check_denoiser_config
 from protege.specs import Spec
@@ -57,10 +58,12 @@ class FlowConfig:
 class FlowPolicy(PolicyBase):
     name = "flow"
 
-    def __init__(self, config: FlowConfig, spec: Spec, stats: dict | None = None):
-        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon)
+    def __init__(self, config: FlowConfig, spec: Spec, stats: dict | None = None,
+                 encoder: EncoderConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder)
         self.net = ConditionalUnet1D(self.action_dim, self.obs_dim * config.n_obs, config.down_dims, config.kernel_size)
         self.ema = EMA(self.net, config.ema_decay)
+        self.track_camera_ema(config.ema_decay)  # the image encoders act from their EMA too
 
     def execution_settings(self) -> ExecutionSettings:
         """The config's strategy; every prediction draws its starting noise (H, A)."""
@@ -83,6 +86,7 @@ class FlowPolicy(PolicyBase):
 
     def after_optimizer_step(self) -> None:
         self.ema.update(self.net)
+        self.update_camera_ema()
 
     def noise_shape(self, batch_size: int) -> tuple[int, ...]:
         return (batch_size, self.horizon, self.action_dim)

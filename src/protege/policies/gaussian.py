@@ -18,8 +18,10 @@ import torch
 from torch import nn
 
 from protege.data.windows import Batch
+from protege.errors import ProtegeError
 from protege.policies.base import PolicyBase
 from protege.policies.common import require
+from protege.policies.encoders import EncoderConfig
 from protege.policies.nets import mlp
 from protege.specs import Spec
 
@@ -53,8 +55,9 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "mish": nn.Mish}
 class GaussianPolicy(PolicyBase):
     name = "gaussian"
 
-    def __init__(self, config: GaussianConfig, spec: Spec, stats: dict | None = None):
-        super().__init__(config, spec, stats, n_obs=1, horizon=1)
+    def __init__(self, config: GaussianConfig, spec: Spec, stats: dict | None = None,
+                 encoder: EncoderConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=1, horizon=1, encoder=encoder)
         self.mean_net = mlp(self.obs_dim, config.hidden_dims, self.action_dim, layer_norm=False,
                             activation=_ACTIVATIONS[config.activation])
         # A small last layer starts the mean near the middle of the range: a sane start for RL from scratch.
@@ -65,7 +68,11 @@ class GaussianPolicy(PolicyBase):
 
     # --- the distribution, on normalised features (B, obs_dim) ---------------------------------------
     def features(self, obs: torch.Tensor) -> torch.Tensor:
-        """(B, obs_dim) raw observations (keys concatenated in `obs_keys` order) -> (B, obs_dim) normalised."""
+        """(B, obs_dim) raw observations (keys concatenated in `obs_keys` order) -> (B, obs_dim) normalised.
+        The RL path reads flat state vectors only; behavioural cloning (`compute_loss`) reads cameras too."""
+        if self.camera_keys:
+            raise ProtegeError(f"gaussian: reinforcement learning reads state vectors only; this policy reads "
+                               f"cameras {self.camera_keys} (train it with --encoder none, or by BC only)")
         return self.obs_normalizer(obs.float())
 
     def mean_log_std(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
