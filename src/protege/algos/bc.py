@@ -3,12 +3,18 @@
 One readable loop, cut into stages: split by episode -> tensors in memory -> (sample indices, gather
 batch, loss, step) -> periodic validation -> keep the best-validation weights. Batches are gathered by
 index from whole-dataset tensors (see `data/windows.py`); there is no per-sample Python in the loop.
+
+With cameras, a batch's frames are decoded on worker threads a few batches ahead (`data/loader.py`), and
+the share of wall time the loop waited for data is recorded (`TrainResult.data_wait_fraction`, the
+history). On a GPU the forward pass and loss run under mixed precision (`TrainConfig.precision`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,13 +25,17 @@ import torch
 
 from protege.checkpoint import save_checkpoint
 from protege.data.episode import Episode
+from protege.data.loader import Prefetcher
 from protege.data.native import Dataset
 from protege.data.stats import compute_stats
 from protege.data.windows import EpisodeDataset, split_by_episode
-from protege.errors import ProtegeError
-from protege.policies import PolicyBase, make_policy
+from protege.errors import ProtegeError, bad_input
+from protege.policies import EncoderConfig, PolicyBase, make_policy
 from protege.progress import Progress, bar
 from protege.runtime import set_threads
+
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
 @dataclass
@@ -48,8 +58,15 @@ class TrainConfig:
     """Validate (and keep the best weights) every this many steps."""
     seed: int = 0
     """Seed for initialisation, the split and batch sampling."""
-    device: str = "cpu"
-    """Torch device ("cpu", "cuda", or "auto" for cuda when available)."""
+    device: str = "auto"
+    """Torch device: "auto" (cuda when available, else cpu), "cpu", "cuda" or "cuda:N"."""
+    precision: str = "auto"
+    """Mixed precision on a GPU: "auto" (bf16 where supported, else fp16 with loss scaling), "bf16", "fp16"
+    or "fp32"; the CPU always trains in fp32."""
+    workers: int = 2
+    """Threads decoding camera frames ahead of the optimiser (0 = in the loop); unused without cameras."""
+    prefetch: int = 4
+    """Batches decoded ahead of the optimiser (a bounded queue); unused without cameras."""
     tensorboard: str | None = None
     """Folder for TensorBoard scalars (off when unset)."""
     threads: int = 0
@@ -65,6 +82,14 @@ class TrainConfig:
             raise ProtegeError(f"train config: field 'lr': expected > 0, found {self.lr}")
         if self.threads < 0:
             raise ProtegeError(f"train config: field 'threads': expected >= 0 (0 = the default), found {self.threads}")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(self.device)):
+            raise bad_input("train config", "device", "'auto', 'cpu', 'cuda' or 'cuda:N'", repr(self.device))
+        if self.precision not in PRECISIONS:
+            raise bad_input("train config", "precision", f"one of {list(PRECISIONS)}", repr(self.precision))
+        if self.workers < 0:
+            raise bad_input("train config", "workers", ">= 0 (0 = decode in the loop)", str(self.workers))
+        if self.prefetch < 1:
+            raise bad_input("train config", "prefetch", ">= 1", str(self.prefetch))
 
 
 @dataclass
@@ -75,6 +100,12 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     samples_per_second: float = 0.0
     wall_seconds: float = 0.0
+    data_wait_fraction: float = 0.0
+    """Share of wall time the loop was blocked waiting for a batch (training and validation)."""
+    device: str = "cpu"
+    """The device trained on."""
+    precision: str = "fp32"
+    """The precision of the forward pass and loss ("fp32", "bf16" or "fp16")."""
 
 
 def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
@@ -85,34 +116,76 @@ def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
 
 
 def _device(name: str) -> torch.device:
+    """The torch device for TrainConfig.device; a GPU asked for on a machine without one is refused."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise bad_input("train config", "device", f"a CUDA GPU for '{name}'",
+                            "none on this machine (torch.cuda.is_available() is False; use --device auto or cpu)")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise bad_input("train config", "device", f"a GPU index below {torch.cuda.device_count()}", repr(name))
     return torch.device(name)
 
 
+def _amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for the forward pass and loss, or None for plain fp32 (always on the CPU)."""
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def _batches(data: EpisodeDataset, indices: Any, device: torch.device, config: "TrainConfig") -> Prefetcher:
+    """Batches for `indices` (an iterator of (B,) index tensors drawn on this thread), moved to `device`.
+
+    A dataset in memory (vector keys only) is gathered in the loop as it always was; one with cameras is
+    gathered and decoded on `config.workers` threads, `config.prefetch` batches ahead, on the CPU, in
+    page-locked memory when the copy goes to a GPU.
+    """
+    pin = data.has_images and device.type == "cuda"
+
+    def make(idx: torch.Tensor):
+        batch = data.batch(idx.to(data.action.device))
+        return batch.pin_memory() if pin else batch
+
+    workers = config.workers if data.has_images else 0
+    return Prefetcher(make, indices, workers=workers, depth=config.prefetch)
+
+
 @torch.no_grad()
-def _validate(policy: PolicyBase, data: EpisodeDataset, batch_size: int, device: torch.device) -> float:
+def _validate(policy: PolicyBase, data: EpisodeDataset, batch_size: int, device: torch.device,
+              config: "TrainConfig | None" = None, autocast: Callable[[], Any] = contextlib.nullcontext) -> tuple[float, float]:
+    """(weighted mean validation loss, seconds spent waiting for batches)."""
     policy.eval()
     total = weight = 0.0
-    for start in range(0, len(data), 4 * batch_size):
-        idx = torch.arange(start, min(len(data), start + 4 * batch_size))
-        batch = data.batch(idx).to(device)
-        loss, _ = policy.compute_loss(batch)
-        w = float(batch.weight.sum())
-        total += float(loss) * w
-        weight += w
+    size = batch_size if data.has_images else 4 * batch_size  # an image encoder's activations bound memory
+    chunks = (torch.arange(s, min(len(data), s + size)) for s in range(0, len(data), size))
+    with _batches(data, chunks, device, config or TrainConfig()) as loader:
+        for batch in loader:
+            batch = batch.to(device, non_blocking=True)
+            with autocast():
+                loss, _ = policy.compute_loss(batch)
+            w = float(batch.weight.sum())
+            total += float(loss) * w
+            weight += w
     policy.train()
-    return total / max(weight, 1e-12)
+    return total / max(weight, 1e-12), loader.wait_seconds
 
 
 def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = None,
              config: TrainConfig | None = None, out: str | Path | None = None,
              progress: Progress | None = None, extra: dict[str, Any] | None = None,
              init_policy: PolicyBase | None = None,
-             sample_weights: Callable[[Episode], np.ndarray] | None = None) -> TrainResult:
+             sample_weights: Callable[[Episode], np.ndarray] | None = None,
+             encoder: EncoderConfig | None = None) -> TrainResult:
     """Train a policy by behavioural cloning on `dataset`; write the best-validation checkpoint to `out`.
 
     The checkpoint is rewritten each time validation improves, so an interrupted run keeps its best so far.
+    encoder: how camera keys are read (`EncoderConfig`; None = init_policy's, else the default); recorded in
+        the checkpoint.
     init_policy: warm start from this policy's weights (same head and config); the normalisation
         statistics are still computed from `dataset`'s training episodes.
     sample_weights: episode -> (T,) per-step loss weights (e.g. intervention-weighted regression);
@@ -122,29 +195,38 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     threads = set_threads(config.threads)  # a float sum split over other thread counts trains another network
     torch.manual_seed(config.seed)
     device = _device(config.device)
+    amp_dtype = _amp_dtype(device, config.precision)
+    precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp_dtype]
+
+    def autocast():
+        return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
     # --- data: split by episode, statistics from the training episodes only -----------------------
     train_eps, val_eps = split_by_episode(dataset, config.val_fraction, config.seed)
     stats = compute_stats(train_eps)
-    policy = make_policy(policy_name, policy_config, dataset.spec, stats).to(device)
+    if encoder is None and init_policy is not None:  # a warm start (a DAgger round) keeps its encoder
+        encoder = init_policy.encoder_config
+    policy = make_policy(policy_name, policy_config, dataset.spec, stats, encoder).to(device)
     if init_policy is not None:  # weights only: the statistics buffers stay those of this dataset
         keep = {k: v for k, v in init_policy.state_dict().items() if "normalizer" not in k}
         policy.load_state_dict(keep, strict=False)
 
     def windows(eps: list[Episode]) -> EpisodeDataset:
         weights = [np.asarray(sample_weights(e), np.float32) for e in eps] if sample_weights else None
-        return EpisodeDataset(eps, n_obs=policy.n_obs, horizon=policy.horizon, weights=weights)
+        return EpisodeDataset(eps, n_obs=policy.n_obs, horizon=policy.horizon, weights=weights, spec=dataset.spec,
+                              cameras=policy.camera_keys)  # a camera the policy does not read is never decoded
 
     train_data = windows(train_eps)
     val_data = windows(val_eps) if val_eps else None
     policy.fit_data(train_data.action)  # data-dependent set-up, e.g. quantile bin edges of the discrete head
-    if device.type != "cpu":  # whole dataset on the accelerator: batches are gathered there
+    if device.type != "cpu" and not train_data.has_images:  # whole dataset on the accelerator: gathered there
         for d in (train_data, val_data):
             if d is not None:
                 d.to(device)
 
     # --- optimiser ------------------------------------------------------------------------------
     opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None  # fp16 gradients underflow
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: _cosine_with_warmup(s, config.steps, min(config.warmup_steps, config.steps // 10 + 1)))
     writer = None
@@ -154,7 +236,8 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
         writer = SummaryWriter(config.tensorboard)
 
     ckpt_extra = {
-        "train": {**asdict(config), "threads": threads},  # the count used, so a run can be repeated exactly
+        # the thread count, device and precision used, so a run can be repeated exactly
+        "train": {**asdict(config), "threads": threads, "device": str(device), "precision": precision},
         "dataset": {"path": str(dataset.path) if dataset.path else None, "task": dataset.meta.get("task"),
                     "episodes": len(dataset), "train_episodes": len(train_eps), "val_episodes": len(val_eps),
                     "episode_seeds": sorted({int(e.info["seed"]) for e in dataset.episodes if "seed" in e.info})},
@@ -167,18 +250,30 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     start = time.perf_counter()
     reported = 0  # steps already shown on the progress bar
     n_train = len(train_data)
+    # indices are drawn here, on this thread, in step order: the same batches as drawing them in the loop
+    draws = (torch.randint(n_train, (config.batch_size,), generator=gen) for _ in range(config.steps))
+    loader = _batches(train_data, draws, device, config)
+    val_wait = 0.0
     policy.train()
     try:
         for step in range(config.steps):
             # --- forward / loss / step ----------------------------------------------------------
-            idx = torch.randint(n_train, (config.batch_size,), generator=gen)
-            batch = train_data.batch(idx.to(train_data.action.device))
-            loss, metrics = policy.compute_loss(batch)
+            batch = next(loader).to(device, non_blocking=True)
+            with autocast():
+                loss, metrics = policy.compute_loss(batch)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)  # clip the true gradients
+            else:
+                loss.backward()
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
-            opt.step()
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
             sched.step()
             policy.after_optimizer_step()  # e.g. an EMA of the weights (diffusion, flow)
 
@@ -186,9 +281,13 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
             last = step + 1 == config.steps
             if (step + 1) % config.eval_every == 0 or last:
                 train_loss = float(loss.detach())
-                val = _validate(policy, val_data, config.batch_size, device) if val_data else train_loss
+                val = train_loss
+                if val_data:
+                    val, waited = _validate(policy, val_data, config.batch_size, device, config, autocast)
+                    val_wait += waited
                 history.append({"step": step + 1, "train_loss": train_loss, "val_loss": val,
-                                "lr": sched.get_last_lr()[0]})
+                                "lr": sched.get_last_lr()[0],
+                                "data_wait": (loader.wait_seconds + val_wait) / max(time.perf_counter() - start, 1e-9)})
                 if writer is not None:
                     writer.add_scalar("loss/train", train_loss, step + 1)
                     writer.add_scalar("loss/val", val, step + 1)
@@ -202,10 +301,13 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                         policy.train()
             if (step + 1) % 50 == 0 or last:
                 elapsed = time.perf_counter() - start
+                shown = {"data_wait": f"{(loader.wait_seconds + val_wait) / max(elapsed, 1e-9):.0%}"} \
+                    if train_data.has_images else {}
                 pbar.update(step + 1 - reported, loss=float(loss.detach()), val=best_val,
-                            samples_per_s=(step + 1) * config.batch_size / max(elapsed, 1e-9))
+                            samples_per_s=(step + 1) * config.batch_size / max(elapsed, 1e-9), **shown)
                 reported = step + 1
     finally:
+        loader.close()  # no decoding thread outlives the run, also on an error or Ctrl-C
         pbar.close()
         if writer is not None:
             writer.close()
@@ -214,4 +316,6 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
         policy.load_state_dict(best_state)
     policy.eval()
     return TrainResult(policy=policy, best_val_loss=best_val, best_step=best_step, history=history,
-                       samples_per_second=config.steps * config.batch_size / max(wall, 1e-9), wall_seconds=wall)
+                       samples_per_second=config.steps * config.batch_size / max(wall, 1e-9), wall_seconds=wall,
+                       data_wait_fraction=(loader.wait_seconds + val_wait) / max(wall, 1e-9), device=str(device),
+                       precision=precision)

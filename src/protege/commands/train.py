@@ -13,7 +13,7 @@ from protege.algos.bc import TrainConfig, train_bc
 from protege.commands._common import check_writable_dir, say
 from protege.data.formats import detect_format, load_any
 from protege.errors import ProtegeError
-from protege.policies import POLICIES
+from protege.policies import POLICIES, EncoderConfig
 from protege.progress import TqdmProgress
 
 
@@ -27,6 +27,17 @@ class Args:
     """Replace an existing checkpoint at --out (a dataset folder is never replaced)."""
     policy: str = "mlp"
     """Policy head; its options appear under --<policy>.* (see `protege train --policy NAME --help`)."""
+    encoder: str = "small"
+    """Image encoder for camera keys: "small" (a fast CNN for CPU training), "resnet18" (ResNet-18 with
+    GroupNorm and spatial softmax) or "none" (ignore cameras). Unused when the dataset has no camera."""
+    encoder_crop: float = 0.9
+    """Fraction of each image side kept: random crop while training, centre crop at execution (1 = none)."""
+    encoder_color_jitter: float = 0.0
+    """Brightness/contrast jitter amplitude while training (0 = off)."""
+    encoder_feature_dim: int = 64
+    """Features per camera."""
+    encoder_share_cameras: bool = False
+    """One image encoder for all cameras instead of one per camera."""
     train: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=TrainConfig)
 
 
@@ -73,10 +84,15 @@ def check_out(out: Path, overwrite: bool) -> None:
 
 def run(args: Any) -> int:
     check_out(args.out, args.overwrite)
+    # checked before the dataset is read: a typo fails at once
+    encoder = EncoderConfig(name=args.encoder, crop=args.encoder_crop, color_jitter=args.encoder_color_jitter,
+                            feature_dim=args.encoder_feature_dim, share_cameras=args.encoder_share_cameras)
     dataset = load_any(args.data)  # native, LeRobot, robomimic or Minari, read in place
     policy_config = getattr(args, args.policy, None)
     say(f"training {args.policy} on {len(dataset)} episodes ({dataset.num_steps} steps) from {args.data}")
-    result = train_bc(dataset, args.policy, policy_config, args.train, out=args.out, progress=TqdmProgress())
+    result = train_bc(dataset, args.policy, policy_config, args.train, out=args.out, progress=TqdmProgress(),
+                      encoder=encoder)
+    wait = f", {result.data_wait_fraction:.0%} of the time waiting for data" if result.data_wait_fraction >= 0.005 else ""
     say(f"best validation loss {result.best_val_loss:.5f} at step {result.best_step}; "
-        f"{result.samples_per_second:,.0f} samples/s; checkpoint in {args.out}")
+        f"{result.samples_per_second:,.0f} samples/s on {result.device} ({result.precision}{wait}); checkpoint in {args.out}")
     return 0
