@@ -41,6 +41,10 @@ def test_deploy_runs_a_checkpoint_at_a_fixed_rate(backend, mlp_checkpoint, tmp_p
     assert report.inference_calls == 40 and robot.actions_sent == 41  # 40 steps + the final safe action
     assert np.isfinite(report.step_latency_ms["p99"]) and 0 <= report.miss_fraction <= 1
     np.testing.assert_array_equal(robot.last_action, [0.0])  # stopped with zero torque
+    # the simulated robot stamps its observations, so the time from a reading to its action is measured:
+    # positive, and no longer than a whole step (which also covers stepping the simulation)
+    o2a = report.observation_to_action_ms
+    assert 0 < o2a["median"] <= report.step_latency_ms["max"] and "observation-to-action" in report.format()
 
 
 def test_robot_spec_must_be_sim():

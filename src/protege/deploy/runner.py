@@ -77,6 +77,10 @@ class DeployReport:
     period_ms: dict[str, float] = field(default_factory=dict)
     realtime: bool = False
     """Whether the loop ran under SCHED_FIFO."""
+    observation_to_action_ms: dict[str, float] = field(default_factory=dict)
+    """From the observation's timestamp (when the robot measured it: for a camera, the frame) to the
+    moment its action is handed to the robot: reading, inference and safety checks. Empty without
+    timestamps."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +93,8 @@ class DeployReport:
                 f"  step latency ms: median {self.step_latency_ms['median']:.3f}, p99 {self.step_latency_ms['p99']:.3f}\n"
                 f"  inference ms ({self.inference_calls} calls): median {self.inference_ms['median']:.3f}, "
                 f"p99 {self.inference_ms['p99']:.3f}\n"
+                + (f"  observation-to-action ms: median {self.observation_to_action_ms['median']:.3f}, "
+                   f"p99 {self.observation_to_action_ms['p99']:.3f}\n" if self.observation_to_action_ms else "") +
                 f"  deadline misses: {self.deadline_misses} ({100 * self.miss_fraction:.2f}%), "
                 f"starved steps: {self.starved_steps}, clamped: {self.clamped_steps}, "
                 f"rate-limited: {self.rate_limited_steps}")
@@ -167,6 +173,7 @@ def _run(robot: Robot, executor: ChunkExecutor, config: DeployConfig | None,
     jitter: list[float] = []
     latency: list[float] = []
     periods: list[float] = []
+    obs_to_action: list[float] = []
     misses = steps = 0
     stop_reason = "completed"
     realtime = False
@@ -197,6 +204,8 @@ def _run(robot: Robot, executor: ChunkExecutor, config: DeployConfig | None,
                     executor.reset()
             first = False
             action = safety.check(executor.act(obs))
+            if TIMESTAMP_KEY in obs:  # the robot's clock is time.monotonic() (see robot.py)
+                obs_to_action.append(time.monotonic() - float(np.asarray(obs[TIMESTAMP_KEY])))
             robot.send_action(action)
             sent = time.perf_counter()
             # --- account ------------------------------------------------------------------------
@@ -228,7 +237,8 @@ def _run(robot: Robot, executor: ChunkExecutor, config: DeployConfig | None,
                         inference_calls=len(executor.inference_s), deadline_misses=misses,
                         miss_fraction=misses / max(steps, 1), starved_steps=executor.starved,
                         clamped_steps=safety.clamped_steps, rate_limited_steps=safety.rate_limited_steps,
-                        period_ms=_summary(periods), realtime=realtime)
+                        period_ms=_summary(periods), realtime=realtime,
+                        observation_to_action_ms=_summary(obs_to_action) if obs_to_action else {})
 
 
 __all__ = ["DeployConfig", "DeployReport", "run_deployment", "TIMESTAMP_KEY"]
