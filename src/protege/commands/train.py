@@ -25,6 +25,10 @@ class Args:
     """Checkpoint folder to write (config.json + model.safetensors)."""
     overwrite: bool = False
     """Replace an existing checkpoint at --out (a dataset folder is never replaced)."""
+    obs_keys: list[str] | None = None
+    """Observation keys to train on, in this order (dataset or native names, e.g. `state corner2`); default:
+    every observation key the dataset has, cameras included (a LeRobot dataset's videos are decoded in
+    place, only the frames each batch needs)."""
     policy: str = "mlp"
     """Policy head; its options appear under --<policy>.* (see `protege train --policy NAME --help`)."""
     encoder: str = "small"
@@ -82,12 +86,25 @@ def check_out(out: Path, overwrite: bool) -> None:
     check_writable_dir(out, "--out")
 
 
+def training_keys(data: Path, chosen: list[str] | None) -> list[str] | None:
+    """--obs-keys, else every observation key of the dataset (None where that is the reader's default).
+    LeRobot's reader leaves cameras out unless named (so `protege info` decodes no video); a LeRobot user
+    training on a dataset with cameras expects a policy that sees them, so training names them all."""
+    if chosen is not None or detect_format(data) != "lerobot":
+        return chosen
+    from protege.data.formats.lerobot import LeRobotReader
+
+    reader = LeRobotReader(data)
+    return [k for k in reader.features if k in reader.vector_keys or k in reader.camera_keys]
+
+
 def run(args: Any) -> int:
     check_out(args.out, args.overwrite)
     # checked before the dataset is read: a typo fails at once
     encoder = EncoderConfig(name=args.encoder, crop=args.encoder_crop, color_jitter=args.encoder_color_jitter,
                             feature_dim=args.encoder_feature_dim, share_cameras=args.encoder_share_cameras)
-    dataset = load_any(args.data)  # native, LeRobot, robomimic or Minari, read in place
+    # native, LeRobot, robomimic or Minari, read in place
+    dataset = load_any(args.data, obs_keys=training_keys(args.data, args.obs_keys))
     policy_config = getattr(args, args.policy, None)
     say(f"training {args.policy} on {len(dataset)} episodes ({dataset.num_steps} steps) from {args.data}")
     result = train_bc(dataset, args.policy, policy_config, args.train, out=args.out, progress=TqdmProgress(),

@@ -233,10 +233,17 @@ class LeRobotReader:
 
 
 class EpisodeFrames:
-    """One camera of one episode as a `FrameArray` (T or T+1, H, W, 3) uint8: indexing decodes only the
-    span between the lowest and highest frame asked for (one seek into the mp4); nothing is cached, so an
-    episode holds no pixels. `final`: the flattened final observation our writer keeps beside the video
-    (frame T), or None. `decoded_frames` counts the frames decoded so far."""
+    """One camera of one episode as a `FrameArray` (T or T+1, H, W, 3) uint8: indexing decodes the frames
+    asked for, one seek into the mp4 per run of them, decoding through a gap between two wanted frames
+    only when it is narrower than `max_gap_pixels`; nothing is cached, so an episode holds no pixels.
+    `final`: the flattened final observation our writer keeps beside the video (frame T), or None.
+    `decoded_frames` counts the frames decoded so far."""
+
+    # Starting a decoder (one ffmpeg process) costs ~50 ms, about as much as decoding 8 Mpx of frames: a
+    # wider gap is skipped by another seek. Small frames (a whole 84x84 episode is ~7 Mpx) keep one decoder
+    # call per episode and batch; 480x640 frames seek past gaps over ~26 frames, so two samples far apart in
+    # a long episode never decode (and hold in memory) the hundreds of frames between them.
+    max_gap_pixels = 8_000_000
 
     def __init__(self, reader: LeRobotReader, key: str, ref: _EpisodeRef, final: Any = None):
         self.reader, self.key, self.ref = reader, key, ref
@@ -264,12 +271,22 @@ class EpisodeFrames:
         out = np.empty((len(flat), *self.shape[1:]), np.uint8)
         video = flat < self.ref.length
         if video.any():
-            want = flat[video]
-            out[video] = self.reader.frames(self.key, self.ref.index, want)
-            self.decoded_frames += int(want.max() - want.min()) + 1
+            out[video] = self._decode(flat[video])
         if (~video).any():
             out[~video] = self.final
         return out[0] if scalar else out
+
+    def _decode(self, want: np.ndarray) -> np.ndarray:
+        """Video frames `want` (any order, repeats allowed) -> (len(want), H, W, 3), each decoded once."""
+        frames = np.unique(want)
+        gap = max(1, self.max_gap_pixels // (self.shape[1] * self.shape[2]))
+        decoded = np.empty((len(frames), *self.shape[1:]), np.uint8)
+        start = 0
+        for run in np.split(frames, np.flatnonzero(np.diff(frames) > gap) + 1):
+            decoded[start:start + len(run)] = self.reader.frames(self.key, self.ref.index, run)
+            self.decoded_frames += int(run[-1] - run[0]) + 1
+            start += len(run)
+        return decoded[np.searchsorted(frames, want)]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self[:]
