@@ -96,9 +96,9 @@ def _table(cells: list[dict]) -> tuple[str, list[dict]]:
                 mean = sum(c["success_rate"] for c in g) / len(g)
                 entry[obs] = {"mean": mean, "ci95": [lo, hi], "per_seed": [c["success_rate"] for c in g],
                               "seeds": [c["seed"] for c in g], "train_min": [c["train_wall_s"] / 60 for c in g]}
-                parts.append(f"{100 * mean:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}] "
-                             f"({', '.join(f'{100 * c['success_rate']:.0f}' for c in g)}; "
-                             f"{max(c['train_wall_s'] for c in g) / 60:.0f} min)")
+                per_seed = ", ".join(f"{100 * c['success_rate']:.0f}" for c in g)
+                longest = max(c["train_wall_s"] for c in g) / 60
+                parts.append(f"{100 * mean:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}] ({per_seed}; {longest:.0f} min)")
             target = TARGET_50.get(task) if n >= 50 else PUBLISHED_10.get(task) if n == 10 else None
             ref = f"{'>=' if n >= 50 else '>'} {100 * target:.0f}%" if target is not None else "-"
             rows.append(f"| {task} | {n} | {parts[0]} | {parts[1]} | {ref} |")
