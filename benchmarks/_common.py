@@ -33,3 +33,25 @@ def write_outputs(name: str, data: dict[str, Any], markdown: str) -> None:
     (OUT / f"{name}.json").write_text(json.dumps({"machine": machine(), **data}, indent=2) + "\n")
     (OUT / f"{name}.md").write_text(markdown)
     print(markdown)
+
+
+def bare_loop_samples_per_second(policy, batches: list, config) -> float:
+    """The reference every training-speed ratio is against: AdamW + warm-up/cosine + clipping over
+    pre-built `batches`, nothing else (no data path, no validation, no checkpoints). Samples/s."""
+    import torch
+
+    from protege.algos.bc import _cosine_with_warmup
+
+    steps = len(batches)
+    opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_with_warmup(s, steps, config.warmup_steps))
+    policy.train()
+    start = time.perf_counter()
+    for batch in batches:
+        loss, _ = policy.compute_loss(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
+        opt.step()
+        sched.step()
+    return steps * batches[0].action.shape[0] / (time.perf_counter() - start)

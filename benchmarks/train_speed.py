@@ -14,15 +14,14 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from _common import write_outputs  # noqa: E402
+from _common import bare_loop_samples_per_second, write_outputs  # noqa: E402
 
-from protege.algos.bc import TrainConfig, _cosine_with_warmup, train_bc  # noqa: E402
+from protege.algos.bc import TrainConfig, train_bc  # noqa: E402
 from protege.data.native import load_dataset  # noqa: E402
 from protege.data.stats import compute_stats  # noqa: E402
 from protege.data.windows import EpisodeDataset  # noqa: E402
@@ -38,18 +37,7 @@ def bare_loop(dataset, config: TrainConfig) -> float:
     data = EpisodeDataset(dataset.episodes)
     gen = torch.Generator().manual_seed(0)
     batches = [data.batch(torch.randint(len(data), (config.batch_size,), generator=gen)) for _ in range(STEPS)]
-    opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_with_warmup(s, STEPS, config.warmup_steps))
-    policy.train()
-    start = time.perf_counter()
-    for batch in batches:
-        loss, _ = policy.compute_loss(batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
-        opt.step()
-        sched.step()
-    return STEPS * config.batch_size / (time.perf_counter() - start)
+    return bare_loop_samples_per_second(policy, batches, config)
 
 
 def main() -> None:

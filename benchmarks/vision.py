@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import OUT, write_outputs  # noqa: E402
+from _common import write_outputs  # noqa: E402
 
 from protege.algos.bc import TrainConfig, train_bc  # noqa: E402
 from protege.checkpoint import CheckpointActorFactory  # noqa: E402

@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import OUT, write_outputs  # noqa: E402
+from _common import OUT, bare_loop_samples_per_second, write_outputs  # noqa: E402
 
-from protege.algos.bc import TrainConfig, _cosine_with_warmup, train_bc  # noqa: E402
+from protege.algos.bc import TrainConfig, train_bc  # noqa: E402
 from protege.data import Dataset, Episode  # noqa: E402
 from protege.data.native import load_dataset, save_dataset  # noqa: E402
 from protege.data.stats import compute_stats  # noqa: E402
@@ -102,18 +102,7 @@ def bare_loop(dataset: Dataset, encoder: str, config: TrainConfig) -> tuple[floa
     start = time.perf_counter()
     batches = [data.batch(torch.randint(len(data), (config.batch_size,), generator=gen)) for _ in range(config.steps)]
     decode = time.perf_counter() - start
-    opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_with_warmup(s, config.steps, config.warmup_steps))
-    policy.train()
-    start = time.perf_counter()
-    for batch in batches:
-        loss, _ = policy.compute_loss(batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
-        opt.step()
-        sched.step()
-    return config.steps * config.batch_size / (time.perf_counter() - start), decode
+    return bare_loop_samples_per_second(policy, batches, config), decode
 
 
 def decode_scaling(dataset: Dataset, frames: int = 512) -> dict[str, float]:

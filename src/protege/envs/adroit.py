@@ -15,7 +15,6 @@ module registers nothing rather than breaking imports. Observation dicts are `{"
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
 
 import gymnasium as gym
 import numpy as np

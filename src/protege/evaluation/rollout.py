@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from protege.actor import Actor
-from protege.data.episode import SOURCE_EXPERT, SOURCE_POLICY, Episode
+from protege.data.episode import SOURCE_POLICY, Episode
 from protege.envs.task import Task
 from protege.progress import Progress, bar
 
