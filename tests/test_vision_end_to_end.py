@@ -112,7 +112,8 @@ def test_dagger_collects_with_cameras_and_learns_a_vision_policy(tmp_path, capsy
     run = tmp_path / "run"
     _run(capsys, "dagger", "--task", SHORT, "--cameras", "corner2", "--image-size", SIZE, "--rounds", 1,
          "--episodes-per-round", 1, "--demos", 2, "--eval-episodes", 1, "--train.steps", 10,
-         "--train.batch-size", 16, "--train.eval-every", 10, "--mlp.hidden-dims", 32, 32, "--out", run)
+         "--train.batch-size", 16, "--train.eval-every", 10, "--mlp.hidden-dims", 32, 32, "--encoder", "small",
+         "--out", run)
     ds = load_dataset(run / "data")
     assert ds.meta["task"] == SHORT_TASK and len(ds) == 3  # 2 demonstrations + 1 collected episode
     for ep in ds.episodes:

@@ -87,10 +87,12 @@ def member_paths(out: str | Path, size: int) -> list[Path]:
 def train_learner(dataset: Dataset, policy_name: str, policy_config: Any, config: TrainConfig, size: int,
                   out: str | Path, init: Learner | None = None,
                   sample_weights: Callable[[Episode], np.ndarray] | None = None,
-                  progress: Progress | None = None, extra: dict[str, Any] | None = None) -> tuple[Learner, list[TrainResult]]:
+                  progress: Progress | None = None, extra: dict[str, Any] | None = None,
+                  encoder: Any = None) -> tuple[Learner, list[TrainResult]]:
     """Train `size` members with `train_bc` (member i uses seed config.seed + 1000 i), one checkpoint each.
 
     init: warm start member i from `init`'s member i (same head and size), else from scratch.
+    encoder: the image encoder's config (`EncoderConfig`) for datasets with cameras; None = the default.
     """
     import dataclasses
 
@@ -100,5 +102,5 @@ def train_learner(dataset: Dataset, policy_name: str, policy_config: Any, config
         start = init.policies[i] if init is not None and i < init.size else None
         results.append(train_bc(dataset, policy_name, policy_config, cfg, out=path, progress=progress,
                                 extra={**(extra or {}), "member": i, "ensemble_size": size},
-                                init_policy=start, sample_weights=sample_weights))
+                                init_policy=start, sample_weights=sample_weights, encoder=encoder))
     return Learner([r.policy for r in results], [str(p) for p in paths]), results

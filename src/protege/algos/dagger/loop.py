@@ -39,6 +39,7 @@ from protege.errors import ProtegeError
 from protege.evaluation.evaluate import evaluate
 from protege.evaluation.rollout import record_seeds, run_episodes
 from protege.progress import Progress, bar
+from protege.policies.encoders import EncoderConfig
 from protege.specs import check_compatible
 
 GATES = ("dagger", "hg", "ensemble", "thrifty")
@@ -60,6 +61,9 @@ class DaggerConfig:
     """The expert: 'scripted' (the task's own) or a checkpoint folder whose policy labels."""
     policy: str = "mlp"
     """Policy head of the learner."""
+    encoder: str = "small"
+    """Image encoder of the learner for camera observations: "small", "resnet18" or "none" (ignore the
+    cameras); unused when the task has none."""
     warm_start: bool = False
     """Start each round's training from the previous round's weights instead of from scratch."""
     eval_episodes: int = 50
@@ -290,7 +294,7 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
             view = training_view([e for e in stored if episode_round(e) <= r], task.spec, task.name, run.data_dir)
             learner, _ = train_learner(view, config.policy, policy_config, _train_seed(config, train, r), size,
                                        run.round_dir(r), init=learner if config.warm_start else None,
-                                       sample_weights=weights, progress=progress,
+                                       sample_weights=weights, progress=progress, encoder=EncoderConfig(config.encoder),
                                        extra={"dagger": {"round": r, "gate": config.gate, "run": str(run.root)}})
             ev = evaluate(task, LearnerFactory(learner.paths), config.eval_episodes, config.seed,
                           workers=config.workers, progress=progress)
