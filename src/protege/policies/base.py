@@ -84,7 +84,6 @@ class PolicyBase(nn.Module):
         ema = self.ema_cameras.model if self.ema_cameras is not None and not self.training else None
         return self.obs_encoder(obs, cameras=ema)
 
-
     def track_camera_ema(self, decay: float) -> None:
         """Keep an EMA of the image encoders beside a head's EMA denoiser, so the weights that act are
         averaged end to end (as in Diffusion Policy); `update_camera_ema` after each step. No-op without cameras."""
