@@ -6,12 +6,11 @@ kept as the label) and evaluation (any Actor acts, nothing is labelled).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -19,6 +18,9 @@ from protege.actor import Actor
 from protege.data.episode import SOURCE_POLICY, Episode
 from protege.envs.task import Task
 from protege.progress import Progress, bar
+
+if TYPE_CHECKING:
+    from protege.distributed.executor import Executor
 
 # Seeds for evaluation live far from the seeds recordings use (0 .. 999_999), so a policy is never
 # evaluated on the initial states it was trained on unless the user asks for it.
@@ -109,77 +111,82 @@ def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float =
 ActorFactory = Callable[[], Actor]
 
 
+@dataclass
+class EpisodeRunJob:
+    """`run_episode` for one seed as an executor job (`protege.distributed.executor`): a worker builds the
+    env and the actor once, then runs seeds. Picklable when `make_actor` is; the task travels by name
+    (a worker resolves it again from the registry), the live `task` object only serves this process."""
+    task_name: str
+    make_actor: ActorFactory
+    noise: float = 0.0
+    keep_episodes: bool = False
+    source: int = SOURCE_POLICY
+    task: Task | None = None
+    key: str = field(default_factory=lambda: __import__("uuid").uuid4().hex)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "task": None}
+
+    def setup(self) -> tuple[Task, Any, Actor]:
+        from protege.envs.registry import get_task
+
+        task = self.task if self.task is not None else get_task(self.task_name)
+        env = task.make_env()
+        try:
+            return task, env, self.make_actor()
+        except BaseException:
+            env.close()
+            raise
+
+    def run(self, state: tuple[Task, Any, Actor], seed: int) -> EpisodeResult:
+        task, env, actor = state
+        return run_episode(task, env, actor, seed, noise=self.noise, keep_episode=self.keep_episodes,
+                           source=self.source)
+
+    def teardown(self, state: tuple[Task, Any, Actor]) -> None:
+        state[1].close()
+
+
 def run_episodes(task: Task, make_actor: ActorFactory, seeds: list[int], *, noise: float = 0.0,
                  keep_episodes: bool = False, workers: int = 1, progress: Progress | None = None,
                  desc: str = "episodes", on_result: Callable[[EpisodeResult], None] | None = None,
-                 source: int = SOURCE_POLICY) -> list[EpisodeResult]:
-    """Run one episode per seed; results come back in seed order.
+                 source: int = SOURCE_POLICY, executor: "Executor | None" = None) -> list[EpisodeResult]:
+    """Run one episode per seed; results come back in seed order, the same whichever executor ran them.
 
     make_actor: builds the Actor (called once per worker; must be picklable when workers > 1, e.g. a
         module-level function or `functools.partial`).
-    workers: processes running episodes in parallel (1 = in this process).
+    workers: processes running episodes in parallel (1 = in this process); ignored when `executor` is given.
+    executor: where episodes run (`protege.distributed.make_executor`: this process, worker processes or
+        Ray); left open for the caller to reuse. A worker that dies has its unfinished episodes run again.
     on_result: called in this process as each episode finishes (in seed order), e.g. to write it to disk.
     """
+    from protege.distributed.executor import make_executor
+
     pbar = bar(progress, desc, len(seeds), unit="ep")
     results: list[EpisodeResult] = []
     steps = successes = 0
     start = time.perf_counter()
+    own = executor is None
+    if executor is None:
+        executor = make_executor(max(1, min(workers, len(seeds))))
+    retried_before = len(executor.retried)
 
-    def _done(r: EpisodeResult) -> None:
+    def _done(seed: int, r: EpisodeResult) -> None:
         nonlocal steps, successes
         results.append(r)
         steps += r.length
         successes += int(r.success)
         if on_result is not None:
             on_result(r)
-        pbar.update(1, success=f"{successes}/{len(results)}", steps_per_s=steps / max(time.perf_counter() - start, 1e-9))
+        retried = len(executor.retried) - retried_before
+        pbar.update(1, success=f"{successes}/{len(results)}", steps_per_s=steps / max(time.perf_counter() - start, 1e-9),
+                    **({"rerun": retried} if retried else {}))
 
+    job = EpisodeRunJob(task.name, make_actor, noise, keep_episodes, source, task=task)
     try:
-        if workers <= 1 or len(seeds) <= 1:
-            env, actor = task.make_env(), make_actor()
-            try:
-                for s in seeds:
-                    _done(run_episode(task, env, actor, s, noise=noise, keep_episode=keep_episodes, source=source))
-            finally:
-                env.close()
-        else:
-            _run_parallel(task.name, make_actor, seeds, noise, keep_episodes, workers, _done, source)
+        executor.map(job, list(seeds), _done)
     finally:
         pbar.close()
+        if own:
+            executor.close()
     return results
-
-
-def _worker_run(task_name: str, make_actor: ActorFactory, seeds: list[int], noise: float, keep: bool,
-                source: int) -> list[EpisodeResult]:
-    import torch
-
-    torch.set_num_threads(1)
-    from protege.envs.registry import get_task
-
-    task = get_task(task_name)
-    env, actor = task.make_env(), make_actor()
-    try:
-        return [run_episode(task, env, actor, s, noise=noise, keep_episode=keep, source=source) for s in seeds]
-    finally:
-        env.close()
-
-
-def _run_parallel(task_name: str, make_actor: ActorFactory, seeds: list[int], noise: float, keep: bool,
-                  workers: int, done: Callable[[EpisodeResult], None], source: int) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    workers = min(workers, len(seeds), os.cpu_count() or 1)
-    # Small chunks keep workers busy to the end; results are handed back in seed order.
-    chunk = max(1, len(seeds) // (workers * 4))
-    chunks = [seeds[i:i + chunk] for i in range(0, len(seeds), chunk)]
-    # forkserver: workers fork from a server that has imported torch and the simulators once, so a pool
-    # starts in well under a second after the first; plain fork is unsafe after torch started threads.
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "protege.evaluation.rollout", "protege.envs.metaworld_tasks",
-                                "metaworld.env_dict", "metaworld.policies"])
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_worker_run, task_name, make_actor, c, noise, keep, source) for c in chunks]
-        for f in futures:
-            for r in f.result():
-                done(r)
