@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+
+
+def write_camera_dataset(root, episodes: int = 3, T: int = 30, size: int = 32):
+    """A small dataset with a camera: a bright square moving across the frame; the policy acted in the
+    middle of each episode, with a person intervening part of the time and the expert's labels recorded."""
+    from protege.data import Episode
+    from protege.data.native import DatasetWriter
+    from protege.specs import ArraySpec, Spec
+
+    spec = Spec({"state": ArraySpec((3,)), "front": ArraySpec((size, size, 3), "uint8")},
+                ArraySpec((2,), low=(-1.0, -1.0), high=(1.0, 1.0)), fps=10.0)
+    rng = np.random.default_rng(0)
+    with DatasetWriter(root, spec, task="toy/square") as w:
+        for e in range(episodes):
+            frames = np.zeros((T, size, size, 3), np.uint8)
+            frames[..., 2] = 40
+            for t in range(T):
+                x = int(t / T * (size - 8))
+                frames[t, 10:18, x:x + 8] = (250, 200, 30)
+            source = np.zeros(T, np.uint8)
+            source[T // 3:2 * T // 3] = 1
+            source[T // 2:T // 2 + 3] = 2
+            intervened = source == 2
+            actions = np.clip(rng.normal(0, 0.5, (T, 2)), -1, 1).astype(np.float32)
+            w.add(Episode(observations={"state": rng.normal(size=(T, 3)).astype(np.float32), "front": frames},
+                          actions=actions, labels=np.clip(actions + 0.1, -1, 1), label_mask=source != 0,
+                          rewards=np.linspace(0, 1, T).astype(np.float32), success=e != 1, source=source,
+                          intervened=intervened, info={"seed": e}))
+    return root
+
+
+@pytest.fixture
+def camera_dataset(tmp_path):
+    return write_camera_dataset(tmp_path / "cams")
