@@ -21,6 +21,8 @@ install: $(STAMP)
 # Installed with apt-get when missing and we are root; otherwise one line says how, and the tests that
 # render skip. apt runs only when the package is missing (the check is one dpkg query).
 GL_PACKAGE := libosmesa6
+# `protege view`'s test drives a headless Chromium; installed the same way, else that test skips.
+BROWSER_PACKAGE := chromium
 system-deps:
 	@if dpkg-query -W -f='$${Status}' $(GL_PACKAGE) 2>/dev/null | grep -q 'ok installed'; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
@@ -30,6 +32,15 @@ system-deps:
 	log=$$(mktemp); \
 	if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(GL_PACKAGE); } >$$log 2>&1; then \
 	  echo "system-deps: could not install $(GL_PACKAGE) (the tests that render will skip): $$(tail -n 1 $$log)"; fi; \
+	rm -f $$log
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "system-deps: $(BROWSER_PACKAGE) (the viewer's browser test) is missing; install it with: sudo apt-get install $(BROWSER_PACKAGE)"; \
+	  exit 0; fi; \
+	echo "system-deps: installing $(BROWSER_PACKAGE) (the viewer's browser test) with apt-get"; \
+	log=$$(mktemp); \
+	if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGE); } >$$log 2>&1; then \
+	  echo "system-deps: could not install $(BROWSER_PACKAGE) (the viewer's browser test will skip): $$(tail -n 1 $$log)"; fi; \
 	rm -f $$log
 
 demo: $(STAMP)
