@@ -18,6 +18,15 @@ def register(name: str, factory: Callable[[], Task]) -> None:
     _FACTORIES[name] = factory
 
 
+_RESOLVERS: list[Callable[[str], "Task | None"]] = []
+
+
+def register_resolver(resolve: Callable[[str], "Task | None"]) -> None:
+    """Register `resolve(name) -> Task | None` for names no factory holds: a task whose options are in its
+    name (`lane[T=500]`). It returns None for a name that is not its own, and raises on bad options."""
+    _RESOLVERS.append(resolve)
+
+
 def _load_builtin() -> None:
     """Import every module of `protege.envs`: task modules register themselves at import."""
     global _LOADED
@@ -41,6 +50,12 @@ def list_tasks() -> list[str]:
 
 def get_task(name: str) -> Task:
     _load_builtin()
+    if name not in _FACTORIES and name not in _CACHE:
+        for resolve in _RESOLVERS:  # a name carrying options, e.g. 'lane[T=500]'
+            resolved = resolve(name)
+            if resolved is not None:
+                _CACHE[name] = resolved
+                return resolved
     if name not in _FACTORIES and name not in _CACHE:
         from protege.envs.cameras import parse_camera_name, with_cameras
 
