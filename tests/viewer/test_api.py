@@ -167,3 +167,15 @@ def test_bad_paths_give_one_line_errors(tmp_path):
     (tmp_path / "ds" / "episodes" / "000000.npz").write_bytes(b"not a zip")
     with pytest.raises(ProtegeError, match="000000.npz"):
         DatasetView(tmp_path / "ds").index()
+
+
+def test_other_formats_show_the_same_episodes(tmp_path):
+    from protege.data.formats import load_any, save_as
+
+    native = _stats_dataset(tmp_path / "native")
+    save_as(load_any(native), tmp_path / "demo.hdf5", "robomimic")
+    a, b = ViewerApi(native), ViewerApi(tmp_path / "demo.hdf5")
+    assert _get(b, "/api/view", p="")[1]["format"] == "robomimic"
+    assert _get(a, "/api/episodes", p="")[1]["rows"] == _get(b, "/api/episodes", p="")[1]["rows"]
+    ea, eb = _get(a, "/api/episode", p="", i=4)[1], _get(b, "/api/episode", p="", i=4)[1]
+    assert [s["values"] for s in ea["series"]] == [s["values"] for s in eb["series"]]

@@ -51,7 +51,7 @@ def index_row(i: int, length: int, success: bool, rewards: np.ndarray | None, so
     ret = None if rewards is None else round(float(np.sum(rewards)), 4)
     return [i, int(length), bool(success), ret, counts[SOURCE_EXPERT], counts[SOURCE_POLICY], counts[SOURCE_HUMAN],
             int(np.sum(intervened)) if intervened is not None else 0, _runs(intervened), labels,
-            info.get("task") or task, info.get("round"), info.get("seed")]
+            info.get("task") or task or None, info.get("round"), info.get("seed")]
 
 
 def row_of(i: int, ep: Episode, task: str | None) -> list[Any]:

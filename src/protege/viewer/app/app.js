@@ -318,6 +318,7 @@ async function episodeList(body, p) {
     }
     table.innerHTML = html.join("") + "</tbody>";
     shown.textContent = `${keep.length} of ${rows.length} episodes`;
+    if (!table.dataset.firstMs) table.dataset.firstMs = Math.round(performance.now());  // time to the list (benchmarks/viewer.py)
   };
   table.addEventListener("click", e => { const tr = e.target.closest("tr[data-i]"); if (tr) location.hash = `#episode=${encodeURIComponent(p)}&i=${tr.dataset.i}`; });
   for (const el of [text, success, who, minL, maxL]) el.addEventListener("input", draw);
