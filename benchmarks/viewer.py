@@ -138,6 +138,23 @@ def browser_list_ms(path: Path, chromium: str) -> tuple[dict, float]:
         p.wait(timeout=30)
 
 
+def command_to_serving(path: Path) -> float:
+    """Seconds from starting `protege view PATH` to its "serving at URL" line: Python and the CLI's imports
+    (every verb's module, torch among them) plus the index."""
+    exe = Path(sys.executable).parent / "protege"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    t = time.perf_counter()
+    p = subprocess.Popen([str(exe), "view", str(path), "--port", "0"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = p.stdout.readline()
+        elapsed = time.perf_counter() - t
+        assert " at http://127.0.0.1:" in line, line
+        return elapsed
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=1000)
@@ -162,6 +179,7 @@ def main() -> None:
             med = lambda k, rs=runs: statistics.median(r[k] for r in rs) if all(k in r for r in rs) else None  # noqa: E731
             res = {k: med(k) for k in runs[0]}
             res["load_dataset_s"] = statistics.median(loads)
+            res["command_s"] = statistics.median(command_to_serving(path) for _ in range(args.repeats))
             res["size_mb"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
             if lists:
                 res["index_s"] = statistics.median([res["index_s"]] + [r["index_s"] for r, _ in lists])
@@ -179,14 +197,18 @@ def main() -> None:
              "*opens* = building the episode index (before serving) + navigation to the drawn list in headless "
              f"Chromium{'' if chromium else ' (not installed: not measured)'}. Produced by `benchmarks/viewer.py`.", "",
              "| dataset | size | opens (target < 2 s) | index | list in browser | rows shown | episode JSON (longest) "
-             "| camera frames | statistics | load_dataset (whole) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| camera frames | statistics | load_dataset (whole) | `protege view` start to serving |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     f = lambda v, unit="s": "–" if v is None else f"{v:.2f} {unit}"  # noqa: E731
     for name, r in results.items():
         frames = f"{f(r.get('frames_s'))}, {r['frames_kb']:.0f} kB" if r.get("frames_s") is not None else "–"
         lines.append(f"| {name} | {r['size_mb']:.0f} MB | **{f(r.get('opens_s'))}** | {f(r['index_s'])} | "
                      f"{f(r.get('browser_list_s'))} | {r.get('browser_rows', '–')} | {f(r['episode_s'])}, "
                      f"{r['episode_kb']:.0f} kB ({r['episode_steps']} steps) | {frames} | {f(r['stats_s'])} | "
-                     f"{f(r['load_dataset_s'])} |")
+                     f"{f(r['load_dataset_s'])} | {f(r['command_s'])} |")
+    lines += ["", "*index* is all the viewer adds before serving; *`protege view` start to serving* also counts "
+              "starting Python and importing the CLI (every verb's module, torch among them), the same for every "
+              "dataset and every protege command. *statistics* (the Statistics tab) reads every episode."]
     write_outputs("viewer", {"episodes": args.episodes, "camera_episodes": args.camera_episodes,
                              "repeats": args.repeats, "chromium": bool(chromium), "results": results},
                   "\n".join(lines) + "\n")

@@ -17,6 +17,7 @@ Every path goes through `Root.resolve`, which refuses anything outside the serve
 from __future__ import annotations
 
 import json
+import math
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -29,8 +30,23 @@ FILE_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".gif": "image/gif", "
 Response = tuple[int, str, bytes]
 
 
+def _finite(obj: Any) -> Any:
+    """NaN and infinities (a diverged loss, a hand-edited file) as null: JSON has no spelling for them."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _json(obj: Any, status: int = 200) -> Response:
-    return status, "application/json", json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False)
+    return status, "application/json", text.encode()
 
 
 def _int(query: dict[str, str], name: str) -> int:

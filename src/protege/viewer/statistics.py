@@ -21,11 +21,12 @@ MAX_DIMS_PER_KEY = 64
 
 
 def _histogram(x: np.ndarray) -> dict[str, Any]:
-    x = x[np.isfinite(x)]
+    """x: (N,) float64, contiguous. Bins by integer division (np.histogram's general path is several
+    times slower on a million samples)."""
     lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
-    if hi <= lo:
-        hi = lo + 1e-9
-    counts, edges = np.histogram(x, bins=BINS, range=(lo, hi))
+    width = hi - lo if hi > lo else 1e-9
+    idx = np.minimum(((x - lo) * (BINS / width)).astype(np.int64), BINS - 1)
+    counts = np.bincount(idx, minlength=BINS)
     return {"counts": counts.tolist(), "lo": float(f"{lo:.5g}"), "hi": float(f"{hi:.5g}"),
             "mean": float(f"{x.mean():.5g}") if x.size else 0.0, "std": float(f"{x.std():.5g}") if x.size else 0.0}
 
@@ -49,10 +50,12 @@ def dataset_stats(ds: Dataset) -> dict[str, Any]:
         groups["reward"] = np.concatenate([e.rewards for e in eps])[:, None]
     histograms, warnings = [], []
     for group, x in groups.items():
-        for d in range(min(x.shape[1], MAX_DIMS_PER_KEY)):
+        columns = np.ascontiguousarray(x[:, :MAX_DIMS_PER_KEY].T, dtype=np.float64)  # one dimension per row
+        for d, col in enumerate(columns):
             name = group if group == "reward" else f"{group}[{d}]"
-            histograms.append({"group": group, "name": name, **_histogram(x[:, d].astype(np.float64))})
-            if x.shape[0] > 1 and np.ptp(x[:, d]) == 0:
+            hist = _histogram(col)
+            histograms.append({"group": group, "name": name, **hist})
+            if x.shape[0] > 1 and col.min() == col.max():
                 warnings.append({"kind": "constant", "series": name,
                                  "message": f"{name} is constant ({x[0, d]:.4g}) over all {x.shape[0]} steps: "
                                             f"it carries no information (check the recording)"})
@@ -92,7 +95,7 @@ def _outlier_warnings(ds: Dataset, groups: dict[str, np.ndarray]) -> list[dict[s
         std = x.std(0)
         std[std < 1e-12] = 1.0
         z = (x - x.mean(0)) / std
-        per_ep = np.array([np.abs(z[a:b].mean(0)).mean() for a, b in zip(bounds[:-1], bounds[1:])])
+        per_ep = np.abs(np.add.reduceat(z, bounds[:-1], axis=0) / lengths[:, None]).mean(1)
         checks[f"mean {group}"] = (per_ep, lambda i, v=per_ep: f"mean |z| {v[i]:.2f} (median {np.median(v):.2f})")
     out = []
     for what, (values, describe) in checks.items():
