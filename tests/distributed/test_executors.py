@@ -3,8 +3,7 @@ that dies mid-episode has that episode run again elsewhere, delivered exactly on
 
 from __future__ import annotations
 
-import sys
-
+import _jobs
 import numpy as np
 import pytest
 
@@ -27,14 +26,7 @@ def _same(a, b):
         assert np.array_equal(a[s][3], b[s][3]), s
 
 
-def _times_ten(seed):
-    return seed * 10
-
-
-def _raises_on_3(seed):
-    if seed == 3:
-        raise ProtegeError("bad episode")
-    return seed
+LIGHT = ["protege.distributed.executor"]  # these jobs need no simulator in the workers
 
 
 @pytest.mark.slow  # ~10 s: a worker pool that imports the simulators
@@ -51,8 +43,8 @@ def test_processes_match_in_process_per_seed():
 def test_dead_process_worker_episode_rerun_exactly_once(tmp_path):
     seeds = list(range(12))
     got = []
-    with ProcessExecutor(2) as ex:
-        ex.map(KillOnce(FunctionJob(_times_ten), 5, str(tmp_path)), seeds, lambda s, r: got.append((s, r)))
+    with ProcessExecutor(2, preload=LIGHT) as ex:
+        ex.map(KillOnce(FunctionJob(_jobs.times_ten), 5, str(tmp_path)), seeds, lambda s, r: got.append((s, r)))
         assert 5 in ex.retried
     assert got == [(s, s * 10) for s in seeds]  # nothing lost, nothing twice, in order
     assert finished_seeds(tmp_path).count(5) == 1  # the killed episode finished exactly once (on the rerun)
@@ -61,9 +53,9 @@ def test_dead_process_worker_episode_rerun_exactly_once(tmp_path):
 
 def test_episode_error_is_one_line_naming_the_seed():
     with LocalExecutor() as ex, pytest.raises(ProtegeError, match="bad episode"):  # in this process: as raised
-        ex.map(FunctionJob(_raises_on_3), list(range(6)), lambda s, r: None)
-    with ProcessExecutor(2) as ex, pytest.raises(ProtegeError, match=r"^episode seed 3 \(worker process\): bad episode$"):
-        ex.map(FunctionJob(_raises_on_3), list(range(6)), lambda s, r: None)
+        ex.map(FunctionJob(_jobs.raises_on_3), list(range(6)), lambda s, r: None)
+    with ProcessExecutor(2, preload=LIGHT) as ex, pytest.raises(ProtegeError, match=r"^episode seed 3 \(worker process\): bad episode$"):
+        ex.map(FunctionJob(_jobs.raises_on_3), list(range(6)), lambda s, r: None)
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +66,8 @@ def ray_executor():
 
     from protege.distributed.ray_executor import RayExecutor
 
-    # this test module is not importable in a Ray worker: its functions travel by value
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    # the tests' folder is not importable in a Ray worker: the jobs' functions travel by value
+    ray.cloudpickle.register_pickle_by_value(_jobs)
     ex = RayExecutor(2, "auto")
     yield ex
     ex.close()
@@ -94,7 +86,7 @@ def test_ray_matches_in_process_per_seed(ray_executor):
 def test_dead_ray_worker_episode_rerun_exactly_once(ray_executor, tmp_path):
     seeds = list(range(10))
     got = []
-    ray_executor.map(KillOnce(FunctionJob(_times_ten), 4, str(tmp_path)), seeds, lambda s, r: got.append((s, r)))
+    ray_executor.map(KillOnce(FunctionJob(_jobs.times_ten), 4, str(tmp_path)), seeds, lambda s, r: got.append((s, r)))
     assert got == [(s, s * 10) for s in seeds]
     assert ray_executor.retried[-1:] == [4]
     # a Ray actor runs one episode at a time: only the killed one is lost, and it finishes once, on its rerun
@@ -104,4 +96,4 @@ def test_dead_ray_worker_episode_rerun_exactly_once(ray_executor, tmp_path):
 @pytest.mark.slow
 def test_ray_episode_error_is_one_line(ray_executor):
     with pytest.raises(ProtegeError, match=r"episode seed 3 \(ray worker \d\): bad episode"):
-        ray_executor.map(FunctionJob(_raises_on_3), list(range(6)), lambda s, r: None)
+        ray_executor.map(FunctionJob(_jobs.raises_on_3), list(range(6)), lambda s, r: None)

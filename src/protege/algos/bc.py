@@ -29,6 +29,7 @@ from protege.data.loader import Prefetcher
 from protege.data.native import Dataset
 from protege.data.stats import compute_stats
 from protege.data.windows import EpisodeDataset, split_by_episode
+from protege.distributed import ddp
 from protege.errors import ProtegeError, bad_input
 from protege.policies import EncoderConfig, PolicyBase, make_policy
 from protege.progress import Progress, bar
@@ -43,7 +44,11 @@ class TrainConfig:
     steps: int = 5_000
     """Gradient steps."""
     batch_size: int = 256
-    """Samples per gradient step."""
+    """Samples per optimiser step: the effective batch, over all ranks and accumulation micro-batches (each
+    rank's forward pass sees batch_size / (ranks x grad_accum); it must divide evenly)."""
+    grad_accum: int = 1
+    """Micro-batches whose gradients are summed before each optimiser step: the effective batch in smaller
+    forward passes (memory), the same step as one pass over the whole batch."""
     lr: float = 1e-3
     """Peak learning rate (AdamW)."""
     weight_decay: float = 1e-4
@@ -73,7 +78,7 @@ class TrainConfig:
     """torch CPU threads; 0 = the library default (usable cores, at most 4)."""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every"):
+        for name in ("steps", "batch_size", "eval_every", "grad_accum"):
             if getattr(self, name) < 1:
                 raise ProtegeError(f"train config: field '{name}': expected >= 1, found {getattr(self, name)}")
         if not 0 <= self.val_fraction < 1:
@@ -192,9 +197,13 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
         all ones when unset.
     """
     config = config or TrainConfig()
-    threads = set_threads(config.threads)  # a float sum split over other thread counts trains another network
+    rank, rank_device = ddp.setup(config.device)  # one of several ranks under torchrun, else one process
+    micro_batch = ddp.check_batch(config.batch_size, config.grad_accum, rank)
+    if not rank.is_main:  # rank 0 alone validates, writes the checkpoint and reports
+        out, progress = None, None
+    threads = set_threads(ddp.rank_threads(config.threads, rank))  # a float sum split over other thread counts trains another network
     torch.manual_seed(config.seed)
-    device = _device(config.device)
+    device = rank_device or _device(config.device)
     amp_dtype = _amp_dtype(device, config.precision)
     precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp_dtype]
 
@@ -203,6 +212,9 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
 
     # --- data: split by episode, statistics from the training episodes only -----------------------
     train_eps, val_eps = split_by_episode(dataset, config.val_fraction, config.seed)
+    n_val_eps = len(val_eps)
+    if not rank.is_main:  # rank 0 alone validates
+        val_eps = []
     stats = compute_stats(train_eps)
     if encoder is None and init_policy is not None:  # a warm start (a DAgger round) keeps its encoder
         encoder = init_policy.encoder_config
@@ -224,22 +236,28 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
             if d is not None:
                 d.to(device)
 
+    if rank.distributed:  # each rank its own noise (dropout, diffusion steps, crops) for its own samples
+        torch.manual_seed(config.seed + 1_000_003 * rank.rank)
+    compute_loss, grad_sync = ddp.loss_function(policy, rank, device)  # DistributedDataParallel on several ranks
+
     # --- optimiser ------------------------------------------------------------------------------
     opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None  # fp16 gradients underflow
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: _cosine_with_warmup(s, config.steps, min(config.warmup_steps, config.steps // 10 + 1)))
     writer = None
-    if config.tensorboard:
+    if config.tensorboard and rank.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(config.tensorboard)
 
     ckpt_extra = {
         # the thread count, device and precision used, so a run can be repeated exactly
-        "train": {**asdict(config), "threads": threads, "device": str(device), "precision": precision},
+        "train": {**asdict(config), "threads": threads, "device": str(device), "precision": precision,
+                  "effective_batch_size": config.batch_size, "micro_batch_size": micro_batch,
+                  "world_size": rank.world_size, "backend": rank.backend},
         "dataset": {"path": str(dataset.path) if dataset.path else None, "task": dataset.meta.get("task"),
-                    "episodes": len(dataset), "train_episodes": len(train_eps), "val_episodes": len(val_eps),
+                    "episodes": len(dataset), "train_episodes": len(train_eps), "val_episodes": n_val_eps,
                     "episode_seeds": sorted({int(e.info["seed"]) for e in dataset.episodes if "seed" in e.info})},
         **(extra or {}),
     }
@@ -252,21 +270,26 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     n_train = len(train_data)
     # indices are drawn here, on this thread, in step order: the same batches as drawing them in the loop
     draws = (torch.randint(n_train, (config.batch_size,), generator=gen) for _ in range(config.steps))
+    draws = ddp.shard(draws, config.grad_accum, rank)  # this rank's micro-batches of each step's global draw
     loader = _batches(train_data, draws, device, config)
     val_wait = 0.0
     policy.train()
     try:
         for step in range(config.steps):
             # --- forward / loss / step ----------------------------------------------------------
-            batch = next(loader).to(device, non_blocking=True)
-            with autocast():
-                loss, metrics = policy.compute_loss(batch)
             opt.zero_grad(set_to_none=True)
+            losses = []
+            for k in range(config.grad_accum):  # micro-batches; on several ranks DDP all-reduces on the last
+                batch = next(loader).to(device, non_blocking=True)
+                with grad_sync(k + 1 == config.grad_accum):
+                    with autocast():
+                        micro_loss, metrics = compute_loss(batch)
+                    scaled = micro_loss / config.grad_accum if config.grad_accum > 1 else micro_loss
+                    (scaler.scale(scaled) if scaler is not None else scaled).backward()
+                losses.append(micro_loss.detach())
+            loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()  # the step's: mean of micro-batches
             if scaler is not None:
-                scaler.scale(loss).backward()
                 scaler.unscale_(opt)  # clip the true gradients
-            else:
-                loss.backward()
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
             if scaler is not None:
@@ -280,7 +303,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
             # --- validation and best checkpoint -------------------------------------------------
             last = step + 1 == config.steps
             if (step + 1) % config.eval_every == 0 or last:
-                train_loss = float(loss.detach())
+                train_loss = ddp.mean_over_ranks(float(loss.detach()), rank, device)  # the whole batch's loss
                 val = train_loss
                 if val_data:
                     val, waited = _validate(policy, val_data, config.batch_size, device, config, autocast)
@@ -306,12 +329,19 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                 pbar.update(step + 1 - reported, loss=float(loss.detach()), val=best_val,
                             samples_per_s=(step + 1) * config.batch_size / max(elapsed, 1e-9), **shown)
                 reported = step + 1
+    except Exception as e:
+        if rank.distributed:  # one line naming the rank and the step, on every rank that fails
+            raise ddp.rank_failure(rank, step + 1, e) from e
+        raise
     finally:
         loader.close()  # no decoding thread outlives the run, also on an error or Ctrl-C
         pbar.close()
         if writer is not None:
             writer.close()
     wall = time.perf_counter() - start
+    # every rank returns rank 0's result: the weights it validated best and its history
+    best_state, best_val, best_step, history = ddp.from_rank0((best_state, best_val, best_step, history), rank)
+    ddp.close(rank)
     if best_state is not None:
         policy.load_state_dict(best_state)
     policy.eval()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +13,8 @@ import tyro
 
 from protege.algos.bc import TrainConfig, train_bc
 from protege.commands._common import check_writable_dir, say
+from protege.distributed import ddp
+from protege.distributed.launch import launch, plain_args, restart_count
 from protege.data.formats import detect_format, load_any
 from protege.errors import ProtegeError
 from protege.policies import POLICIES, EncoderConfig
@@ -42,6 +46,12 @@ class Args:
     """Features per camera."""
     encoder_share_cameras: bool = False
     """One image encoder for all cameras instead of one per camera."""
+    nproc: int = 1
+    """Processes on this machine training the one policy with DistributedDataParallel (gloo on the CPU, NCCL
+    with one GPU each), launched as torchrun launches them; 1 = this process. Several machines: torchrun
+    (README, "More than one process")."""
+    max_restarts: int = 0
+    """--nproc: restart every rank this many times after one fails (each restart trains from the start)."""
     train: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=TrainConfig)
 
 
@@ -99,7 +109,14 @@ def training_keys(data: Path, chosen: list[str] | None) -> list[str] | None:
 
 
 def run(args: Any) -> int:
-    check_out(args.out, args.overwrite)
+    if args.nproc > 1 and not ddp.under_launcher():  # become N ranks (torch's elastic launcher, as torchrun)
+        check_out(args.out, args.overwrite)
+        launch(run, args.nproc, plain_args(args), max_restarts=args.max_restarts)
+        return 0
+    if ddp.env_rank() != 0:  # the other ranks train silently: rank 0 reports and writes --out
+        sys.stdout = open(os.devnull, "w")
+    elif restart_count() == 0:  # a group restarted after a failure replaces the checkpoint it wrote itself
+        check_out(args.out, args.overwrite)
     # checked before the dataset is read: a typo fails at once
     encoder = EncoderConfig(name=args.encoder, crop=args.encoder_crop, color_jitter=args.encoder_color_jitter,
                             feature_dim=args.encoder_feature_dim, share_cameras=args.encoder_share_cameras)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -158,9 +159,9 @@ def worker_state(job: EpisodeJob) -> Any:
 def _init_worker() -> None:
     # one torch thread per worker: N workers on N cores, no oversubscription
     os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
+    torch = sys.modules.get("torch")  # preloaded by the fork server; a job without torch never imports it
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def _process_run(job: EpisodeJob, seed: int) -> tuple[int, Any]:
@@ -181,18 +182,20 @@ class ProcessExecutor:
 
     name = "processes"
 
-    def __init__(self, workers: int, max_restarts: int = 3):
+    def __init__(self, workers: int, max_restarts: int = 3, preload: list[str] | None = None):
+        """preload: modules the fork server imports once (default: torch and the simulators)."""
         if workers < 1:
             raise ProtegeError(f"--workers: expected >= 1, found {workers}")
         self.workers = min(workers, os.cpu_count() or 1)
         self.max_restarts = max_restarts
         self.retried: list[int] = []
+        self.preload = PRELOAD if preload is None else preload
         self._pool: ProcessPoolExecutor | None = None
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(PRELOAD)
+            ctx.set_forkserver_preload(self.preload)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker)
         return self._pool
 
