@@ -8,6 +8,7 @@ from pathlib import Path
 from protege.checkpoint import CheckpointActorFactory, load_actor, read_checkpoint_config
 from protege.commands._common import check_writable_file, say, write_json_file
 from protege.envs import ExpertFactory, get_task
+from protege.distributed import make_executor
 from protege.errors import ProtegeError
 from protege.evaluation.evaluate import check_finite_weights, evaluate
 from protege.progress import TqdmProgress
@@ -26,7 +27,10 @@ class Args:
     seed: int = 0
     """Base seed; evaluation seeds never overlap recording seeds unless --allow-seed-overlap."""
     workers: int = 1
-    """Environments run in parallel worker processes."""
+    """Environments run in parallel worker processes (with --ray: Ray actors)."""
+    ray: str | None = None
+    """Run the episodes on Ray: "auto" (a local Ray cluster of --workers CPUs) or the address of a running
+    cluster (--workers actors); needs `pip install -e ".[ray]"`. The same per-episode results as in one process."""
     video: Path | None = None
     """Write an mp4 of the first --video-episodes episodes here."""
     video_episodes: int = 3
@@ -63,7 +67,9 @@ def run(args: Args) -> int:
         task = get_task(args.task)
         make_actor = ExpertFactory(task.name)
         who = f"expert of {task.name}"
+    executor = make_executor(args.workers, args.ray) if args.ray else None
     result = evaluate(task, make_actor, args.episodes, args.seed, args.workers, training_seeds=training_seeds,
+                      executor=executor,
                       allow_seed_overlap=args.allow_seed_overlap, video=args.video,
                       video_episodes=args.video_episodes, progress=TqdmProgress(), who=who)
     s = result.summary

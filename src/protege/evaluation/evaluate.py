@@ -83,13 +83,16 @@ class FiniteActionsFactory:
 def evaluate(task: Task, make_actor: ActorFactory, episodes: int = 50, seed: int = 0, workers: int = 1,
              seeds: list[int] | None = None, training_seeds: list[int] | None = None,
              allow_seed_overlap: bool = False, video: str | Path | None = None, video_episodes: int = 3,
-             progress: Progress | None = None, who: str = "the evaluated actor") -> EvalResult:
+             progress: Progress | None = None, who: str = "the evaluated actor",
+             executor: Any = None) -> EvalResult:
     """Run `episodes` evaluation episodes of the Actor that `make_actor` builds.
 
     training_seeds: episode seeds of the training data; overlapping evaluation seeds are refused unless
         `allow_seed_overlap`.
     video: write an mp4 of the first `video_episodes` episodes (rendered again, in this process).
     who: names the actor in the error a non-finite action raises (before it is sent to the env).
+    executor: where the episodes run (`protege.distributed.make_executor`: this process, worker processes,
+        Ray); None = `workers` processes. Per-seed results are the same whichever runs them.
     """
     make_actor = FiniteActionsFactory(make_actor, who)
     if episodes < 1:
@@ -101,7 +104,8 @@ def evaluate(task: Task, make_actor: ActorFactory, episodes: int = 50, seed: int
             raise ProtegeError(f"evaluation seeds: expected none of the training episodes' seeds, found "
                                f"{len(overlap)} shared (e.g. {overlap[:3]}); pass --allow-seed-overlap to evaluate "
                                f"on training initial states")
-    results = run_episodes(task, make_actor, seeds, workers=workers, progress=progress, desc=f"eval {task.name}")
+    results = run_episodes(task, make_actor, seeds, workers=workers, progress=progress, desc=f"eval {task.name}",
+                           executor=executor)
     summary = summarize([r.success for r in results], [r.ret for r in results], [r.length for r in results])
     video_path = None
     if video is not None:
