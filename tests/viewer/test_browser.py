@@ -1,16 +1,17 @@
 """The page in a real headless browser (Chromium from the system packages; `make system-deps` installs it).
 
-Chromium runs the page's JavaScript for a few seconds of virtual time and prints the resulting DOM
-(`--dump-dom`) and a screenshot; the page records what it did in data attributes (the step shown, the
-frames drawn, the plots drawn). Skipped, with the reason, when no Chromium binary is found.
+One Chromium per module, driven over its DevTools protocol on a pipe; the page records what it did in
+data attributes (the step shown, the frames drawn, the plots drawn), which the tests wait for and read. Skipped, with the reason, when no Chromium binary is found.
 Set PROTEGE_VIEWER_SCREENSHOTS=DIR to keep the screenshots (the README's come from here).
 """
 
+import base64
+import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,26 +34,83 @@ pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium found (inst
                                                         "or `sudo apt-get install chromium`)")
 
 
-def browse(url: str, tmp_path: Path, name: str, budget_ms: int = 2500, size=(1300, 1000)) -> tuple[str, Path]:
-    """(the DOM after `budget_ms` of virtual time, the screenshot)."""
-    shot = tmp_path / f"{name}.png"
-    # a short profile path: Chromium's singleton socket lives there, and a long path costs seconds
-    profile = tempfile.mkdtemp(prefix="pv-")
-    cmd = [BROWSER, "--headless", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--mute-audio",
-           f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}",
-           f"--virtual-time-budget={budget_ms}", f"--screenshot={shot}", "--dump-dom", url]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-    assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
-    keep = os.environ.get("PROTEGE_VIEWER_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(keep) / f"viewer_{name}.png")
-    return r.stdout, shot
+class Browser:
+    """Headless Chromium driven over its DevTools protocol on a pipe (`--remote-debugging-pipe`: JSON
+    messages ending in NUL on file descriptors 3 and 4), so a test can wait until the page says it is
+    ready instead of guessing a time budget. Standard library only."""
+
+    def __init__(self, size=(1300, 1000)):
+        self.profile = tempfile.mkdtemp(prefix="pv-")  # short: Chromium's singleton socket lives there
+        cmd_r, self.cmd_w = os.pipe()
+        self.resp_r, resp_w = os.pipe()
+
+        def fds():  # the child reads commands on fd 3 and writes answers on fd 4
+            os.dup2(cmd_r, 3)
+            os.dup2(resp_w, 4)
+
+        cmd = [BROWSER, "--headless", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--mute-audio",
+               f"--user-data-dir={self.profile}", f"--window-size={size[0]},{size[1]}", "--remote-debugging-pipe",
+               "about:blank"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
+        # pass_fds keeps 3 and 4 open through the close that follows preexec_fn
+        self.proc = subprocess.Popen(cmd, preexec_fn=fds, pass_fds=(3, 4), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(cmd_r)
+        os.close(resp_w)
+        self.buf, self.next_id = b"", 0
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+
+    def call(self, method, session=None, **params):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params, **({"sessionId": session} if session else {})}
+        os.write(self.cmd_w, json.dumps(msg).encode() + b"\0")
+        while True:
+            while b"\0" not in self.buf:
+                chunk = os.read(self.resp_r, 1 << 20)
+                assert chunk, "Chromium closed its DevTools pipe"
+                self.buf += chunk
+            raw, self.buf = self.buf.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.next_id:
+                assert "error" not in reply, reply["error"]
+                return reply["result"]
+
+    def js(self, expr):
+        r = self.call("Runtime.evaluate", self.session, expression=expr, returnByValue=True)
+        return r["result"].get("value")
+
+    def open(self, url, ready, timeout=30.0):
+        """Navigate and wait until the JavaScript expression `ready` is true."""
+        self.call("Page.navigate", self.session, url=url)
+        deadline = time.monotonic() + timeout
+        while not self.js(ready):
+            assert time.monotonic() < deadline, f"page not ready after {timeout} s: {ready}"
+            time.sleep(0.05)
+
+    def screenshot(self, path: Path, name: str) -> Path:
+        data = self.call("Page.captureScreenshot", self.session, format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        keep = os.environ.get("PROTEGE_VIEWER_SCREENSHOTS")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(keep) / f"viewer_{name}.png")
+        return path
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        os.close(self.cmd_w)
+        os.close(self.resp_r)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = Browser()
+    yield b
+    b.close()
 
 
 def _pixels(shot: Path) -> np.ndarray:
@@ -61,23 +119,26 @@ def _pixels(shot: Path) -> np.ndarray:
     return np.asarray(Image.open(shot).convert("RGB"))
 
 
-def test_episode_list_shows_every_episode(tmp_path, camera_dataset):
-    with ViewerServer(camera_dataset, port=0) as server:
-        dom, shot = browse(server.url + "#view=", tmp_path, "episodes", budget_ms=1500, size=(1300, 640))
-    rows = re.findall(r'<tr class="link" data-i="(\d+)"', dom)
-    assert rows == ["0", "1", "2"]
-    assert "3 of 3 episodes" in dom and 'id="kind">dataset<' in dom
+PLAYER = "document.querySelector('#player')"
 
 
-def test_episode_page_plays_its_frames_and_draws_its_plots(tmp_path, camera_dataset):
+def test_episode_list_shows_every_episode(tmp_path, camera_dataset, browser):
     with ViewerServer(camera_dataset, port=0) as server:
-        dom, shot = browse(server.url + "#episode=&i=1&play=1", tmp_path, "episode", budget_ms=1200)
-    player = re.search(r'<div id="player"([^>]*)>', dom).group(1)
-    attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', player))
-    assert attrs["ready"] == "1" and attrs["playing"] in ("true", "false")
-    assert int(attrs["t"]) > 0  # it played: the step moved on from 0
-    assert int(attrs["frames-drawn"]) > 1
-    assert re.search(r'id="plots" data-plots="6"', dom)
+        browser.open(server.url + "#view=", "!!document.querySelector('#episodes tbody')")
+        rows = browser.js("[...document.querySelectorAll('#episodes tr[data-i]')].map(r => r.dataset.i)")
+        shown = browser.js("document.querySelector('.filters .muted').textContent")
+        browser.screenshot(tmp_path / "list.png", "episodes")
+    assert rows == ["0", "1", "2"] and shown == "3 of 3 episodes"
+
+
+def test_episode_page_plays_its_frames_and_draws_its_plots(tmp_path, camera_dataset, browser):
+    with ViewerServer(camera_dataset, port=0) as server:
+        # it plays: the step moves on from 0 by itself, frames drawn as it goes
+        browser.open(server.url + "#episode=&i=1&play=1", f"{PLAYER} && {PLAYER}.dataset.ready === '1' && "
+                     f"+{PLAYER}.dataset.t >= 5 && +{PLAYER}.dataset.framesDrawn >= 5")
+        plots = browser.js("+document.querySelector('#plots').dataset.plots")
+        shot = browser.screenshot(tmp_path / "episode.png", "episode")
+    assert plots == 6
     px = _pixels(shot)
     # the camera frame is on screen (the recorded square's exact colour: frames are drawn unsmoothed),
     # and the page is not blank: plots, shading, text
@@ -86,9 +147,9 @@ def test_episode_page_plays_its_frames_and_draws_its_plots(tmp_path, camera_data
     assert len(np.unique(packed)) > 200
 
 
-def test_static_file_works_offline(tmp_path, camera_dataset):
+def test_static_file_works_offline(tmp_path, camera_dataset, browser):
     out = write_static(camera_dataset, tmp_path / "view.html", max_episodes=3, max_frames=30)
-    dom, _ = browse(out.as_uri() + "#episode=&i=2", tmp_path, "static", budget_ms=1500)
-    assert re.search(r'id="plots" data-plots="6"', dom)
-    assert int(re.search(r'data-frames-drawn="(\d+)"', dom).group(1)) >= 1
-    assert "error" not in re.search(r'<main id="main"[^>]*>(.*)</main>', dom, re.S).group(1)[:2000].lower()
+    browser.open(out.as_uri() + "#episode=&i=2", f"{PLAYER} && {PLAYER}.dataset.ready === '1'")
+    assert browser.js("+document.querySelector('#plots').dataset.plots") == 6
+    assert browser.js(f"+{PLAYER}.dataset.framesDrawn") >= 1
+    assert browser.js("document.querySelectorAll('.error').length") == 0
