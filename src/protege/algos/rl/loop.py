@@ -31,6 +31,7 @@ from protege.algos.rl.ppo import PPO, PPOConfig
 from protege.algos.rl.checkpoint import latest_iteration, load_iteration, save_iteration
 from protege.algos.rl.curve import plot_curves, write_csv
 from protege.algos.rl.rollout import VecSampler
+from protege.distributed.executor import make_executor
 from protege.algos.rl.value import ValueFunction
 from protege.data.native import Dataset
 from protege.data.stats import array_stats
@@ -54,7 +55,13 @@ class RLConfig:
     """Episodes sampled per iteration. Each NPG step moves the policy by the full trust region, so a
     small batch makes the run a random walk: on pick-place (1M steps) 20 episodes ended at 36%, 50 at 98%."""
     num_envs: int = 10
-    """Envs stepped together (one batched policy forward per step)."""
+    """Envs stepped together (one batched policy forward per step); episodes run in shards of this many."""
+    workers: int = 1
+    """Worker processes sampling shards side by side (1 = this process); with --ray, Ray actors. The
+    episodes are the same whichever runs them."""
+    ray: str | None = None
+    """Sample on Ray: "auto" (a local Ray cluster of --workers CPUs) or a running cluster's address;
+    needs `pip install -e ".[ray]"`."""
     algo: str = "npg"
     """Policy optimiser: "npg" (natural policy gradient, as in DAPG) or "ppo"."""
     gamma: float = 0.995
@@ -86,7 +93,7 @@ class RLConfig:
     def __post_init__(self) -> None:
         if self.algo not in ("npg", "ppo"):
             raise ProtegeError(f"rl config: field 'algo': expected 'npg' or 'ppo', found '{self.algo}'")
-        for name in ("env_steps", "episodes_per_iter", "num_envs", "value_epochs", "value_batch_size"):
+        for name in ("env_steps", "episodes_per_iter", "num_envs", "workers", "value_epochs", "value_batch_size"):
             if getattr(self, name) < 1:
                 raise ProtegeError(f"rl config: field '{name}': expected >= 1, found {getattr(self, name)}")
         if not (0 < self.gamma <= 1 and 0 <= self.gae_lambda <= 1):
@@ -204,6 +211,7 @@ def train_rl(task: Task, policy: GaussianPolicy, config: RLConfig, out: str | Pa
 
     # --- the loop ---------------------------------------------------------------------------------
     sampler = VecSampler(task, min(config.num_envs, config.episodes_per_iter))
+    executor = make_executor(config.workers, config.ray) if (config.workers > 1 or config.ray) else None
     gen = torch.Generator()
     start = time.perf_counter()
     est_iters = max(1, math.ceil((config.env_steps - env_steps) / (config.episodes_per_iter * task.horizon)))
@@ -215,7 +223,8 @@ def train_rl(task: Task, policy: GaussianPolicy, config: RLConfig, out: str | Pa
             # --- sample ------------------------------------------------------------------------
             gen.manual_seed(config.seed * 1_000_003 + iteration)
             t_sample = time.perf_counter()
-            eps = sampler.sample(policy, _episode_seeds(config.seed, iteration, config.episodes_per_iter), gen)
+            eps = sampler.sample(policy, _episode_seeds(config.seed, iteration, config.episodes_per_iter), gen,
+                                 executor=executor)
             t_update = time.perf_counter()
             feats = policy.features(torch.from_numpy(eps.obs))
             with torch.no_grad():
@@ -265,6 +274,8 @@ def train_rl(task: Task, policy: GaussianPolicy, config: RLConfig, out: str | Pa
     finally:
         pbar.close()
         sampler.close()
+        if executor is not None:
+            executor.close()
         if curve:
             write_csv(curve, run / "curve.csv")
             plot_curves({"dapg" if demos is not None else config.algo: curve}, run / "curve.png", task.name)

@@ -2,8 +2,13 @@
 
 `VecSampler` keeps `num_envs` envs in this process. Each step it stacks the active envs' observations,
 runs the Gaussian policy once for all of them (normalise -> mean -> add noise), and steps each env with its
-action clipped to the task's bounds. When an episode ends its slot starts the next episode seed, so the
-batch stays full. There is no per-env torch call; the only per-step Python is the env steps themselves.
+action clipped to the task's bounds. When an episode ends its slot starts the next episode seed of its
+shard. There is no per-env torch call; the per-step Python is the env steps and each episode's noise draw
+(a numpy stream of its own, so an episode does not depend on which others shared its batch).
+
+Seeds run in fixed shards of `num_envs`; with an executor (`protege.distributed`: worker processes or Ray,
+`--workers`/`--ray`) the shards run side by side on workers that keep their envs between iterations, and
+the episodes are the ones this process would have sampled.
 
 Episodes end where the task ends them (`Task.episode_done`, asked per env): at the horizon, when the env
 terminates, or (tasks with `stop_on_success`, e.g. Meta-World) at the first successful step. Ending there
@@ -22,6 +27,7 @@ import numpy as np
 import torch
 
 from protege.data.observation import flatten_observation
+from protege.distributed.executor import Executor, new_job_key
 from protege.envs.task import Task
 from protege.errors import bad_input
 from protege.policies.gaussian import GaussianPolicy
@@ -66,6 +72,7 @@ class VecSampler:
             raise bad_input("rl config", "num_envs", ">= 1", repr(num_envs))
         self.task = task
         self.envs = [task.make_env() for _ in range(num_envs)]
+        self.job_key = new_job_key()  # workers keep their envs across iterations (the policy changes)
         self.low = np.asarray(task.spec.action.low, np.float32) if task.spec.action.low is not None else None
         self.high = np.asarray(task.spec.action.high, np.float32) if task.spec.action.high is not None else None
 
@@ -73,10 +80,31 @@ class VecSampler:
         for env in self.envs:
             env.close()
 
-    @torch.no_grad()
     def sample(self, policy: GaussianPolicy, seeds: list[int], generator: torch.Generator,
-               deterministic: bool = False) -> Episodes:
-        """Run one episode per seed (in slots of `num_envs`); episodes come back in seed order."""
+               deterministic: bool = False, executor: Executor | None = None) -> Episodes:
+        """Run one episode per seed; episodes come back in seed order.
+
+        Seeds run in fixed shards of `num_envs` (seeds[0:n], seeds[n:2n], ...), each shard in lockstep on
+        `num_envs` envs, and each episode draws its exploration noise from its own stream (one draw from
+        `generator` and the episode's seed). So an episode is the same whether the shards run here, one
+        after the other, or on an executor's workers (processes, Ray) side by side.
+        """
+        base = int(torch.randint(0, 2**62, (1,), generator=generator))
+        n = len(self.envs)
+        shards = [list(seeds[i:i + n]) for i in range(0, len(seeds), n)]
+        if executor is None:
+            parts = [self.sample_shard(policy, shard, base, deterministic) for shard in shards]
+        else:
+            job = ShardJob(self.task.name, n, policy, {shard[0]: shard for shard in shards}, base, deterministic,
+                           key=self.job_key)
+            got: dict[int, Episodes] = {}
+            executor.map(job, [shard[0] for shard in shards], got.__setitem__)
+            parts = [got[shard[0]] for shard in shards]
+        return concat_episodes(parts)
+
+    @torch.no_grad()
+    def sample_shard(self, policy: GaussianPolicy, seeds: list[int], base: int, deterministic: bool = False) -> Episodes:
+        """Run one shard: one episode per seed on these envs in lockstep; episodes come back in seed order."""
         keys, A = policy.obs_keys, policy.action_dim
         pending = list(range(len(seeds)))[::-1]  # episode ids still to start (popped from the end)
         slot_ep: list[int | None] = [None] * len(self.envs)
@@ -86,6 +114,7 @@ class VecSampler:
         last_obs: list[np.ndarray | None] = [None] * len(seeds)
         terminated = np.zeros(len(seeds), bool)
         success_end = np.zeros(len(seeds), bool)
+        noise = [np.random.default_rng([base, int(s)]) for s in seeds]  # each episode its own stream
 
         def start(slot: int) -> None:
             if not pending:
@@ -103,7 +132,8 @@ class VecSampler:
             mean, log_std = policy.mean_log_std(policy.features(torch.from_numpy(obs_b)))
             act_n = mean
             if not deterministic:
-                act_n = mean + torch.exp(log_std) * torch.randn(mean.shape, generator=generator)
+                eps = np.stack([noise[slot_ep[s]].standard_normal(A, dtype=np.float32) for s in active])
+                act_n = mean + torch.exp(log_std) * torch.from_numpy(eps).reshape(mean.shape)
             # Executed actions are clipped to the normalised (demonstrated) range; the stored action is the
             # unclipped sample, whose log-likelihood the policy gradient needs.
             env_act = policy.action_normalizer.inverse(act_n.clamp(-1.0, 1.0)).numpy()
@@ -139,3 +169,42 @@ class VecSampler:
             success=np.array([self.task.episode_success(b["ok"]) for b in buf], bool),
             seeds=np.asarray(seeds, np.int64),
         )
+
+
+def concat_episodes(parts: list[Episodes]) -> Episodes:
+    """Shards' episodes as one batch, in order (episode indices renumbered)."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [len(p.seeds) for p in parts[:-1]])
+    cat = np.concatenate
+    return Episodes(obs=cat([p.obs for p in parts]), actions=cat([p.actions for p in parts]),
+                    rewards=cat([p.rewards for p in parts]), episode=cat([p.episode + o for p, o in zip(parts, offsets)]),
+                    t=cat([p.t for p in parts]), last_obs=cat([p.last_obs for p in parts]),
+                    terminated=cat([p.terminated for p in parts]), success_end=cat([p.success_end for p in parts]),
+                    last_reward=cat([p.last_reward for p in parts]), returns=cat([p.returns for p in parts]),
+                    success=cat([p.success for p in parts]), seeds=cat([p.seeds for p in parts]))
+
+
+@dataclass
+class ShardJob:
+    """One iteration's sampling as an executor job: a worker keeps `num_envs` envs of the task across
+    iterations (the key stays; the policy and noise base change) and runs one shard per call, keyed by the
+    shard's first seed."""
+    task_name: str
+    num_envs: int
+    policy: GaussianPolicy
+    shards: dict[int, list[int]]
+    base: int
+    deterministic: bool
+    key: str
+
+    def setup(self) -> "VecSampler":
+        from protege.envs.registry import get_task
+
+        return VecSampler(get_task(self.task_name), self.num_envs)
+
+    def run(self, sampler: "VecSampler", first_seed: int) -> Episodes:
+        return sampler.sample_shard(self.policy, self.shards[first_seed], self.base, self.deterministic)
+
+    def teardown(self, sampler: "VecSampler") -> None:
+        sampler.close()
