@@ -21,6 +21,7 @@ from protege.data.atomic import carry_over, existing_folder, staged_folder, writ
 from protege.errors import bad_input
 from protege.policies import POLICIES, PolicyBase, make_policy
 from protege.policies.encoders import EncoderConfig, camera_keys
+from protege.policies.encoders.conditioning import CONDITION_KEY, ConditioningConfig
 from protege.specs import Spec, check_compatible
 
 CHECKPOINT_FORMAT = "protege-checkpoint"
@@ -48,6 +49,8 @@ def save_checkpoint(policy: PolicyBase, path: str | Path, extra: dict[str, Any] 
         "spec": policy.spec.to_dict(),
         "stats": policy.stats,
         **({"encoder": encoder_record(policy)} if policy.encoder_config is not None else {}),
+        # the task/instruction vocabulary: what the checkpoint can be asked to do
+        **({"conditioning": dataclasses.asdict(policy.conditioning)} if policy.conditioning is not None else {}),
         **(extra or {}),
     }
     if path.exists() and not path.is_dir():
@@ -92,6 +95,19 @@ def _encoder_config(cfg: dict[str, Any], spec: Spec, cfg_path: Path) -> EncoderC
         if found != expected:
             raise bad_input(cfg_path, "encoder.cameras", f"the spec's cameras {expected}", repr(found))
     return encoder
+
+
+def _conditioning_config(cfg: dict[str, Any], cfg_path: Path) -> ConditioningConfig | None:
+    """The task/instruction conditioning a checkpoint was trained with (None: a single-task policy)."""
+    record = cfg.get("conditioning")
+    if record is None:
+        return None
+    if not isinstance(record, dict):
+        raise bad_input(cfg_path, "conditioning", "an object of conditioning config fields", type(record).__name__)
+    try:
+        return ConditioningConfig(**record)
+    except (TypeError, ValueError) as e:
+        raise bad_input(cfg_path, "conditioning", "a valid ConditioningConfig", str(e)) from None
 
 
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
@@ -201,18 +217,19 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> PolicyBase:
     except (TypeError, ValueError) as e:
         raise bad_input(cfg_path, "policy_config", f"a valid {config_cls.__name__}", str(e)) from None
     encoder = _encoder_config(cfg, spec, cfg_path)
+    conditioning = _conditioning_config(cfg, cfg_path)
     weights = path / WEIGHTS
     if not weights.exists():
         raise bad_input(path, WEIGHTS, "the weights file", "no such file")
     shapes = _weight_shapes(weights)
     try:
         with torch.device("meta"):
-            skeleton = make_policy(cfg["policy"], config, spec, cfg["stats"], encoder)
+            skeleton = make_policy(cfg["policy"], config, spec, cfg["stats"], encoder, conditioning)
     except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as e:
         raise bad_input(cfg_path, "policy_config", f"a config {cfg['policy']} can be built from",
                         f"{type(e).__name__}: {e}") from None
     _check_weights_fit(skeleton, shapes, weights)
-    policy = make_policy(cfg["policy"], config, spec, cfg["stats"], encoder)
+    policy = make_policy(cfg["policy"], config, spec, cfg["stats"], encoder, conditioning)
     try:
         state = load_file(str(weights), device=map_location)
     except (SafetensorError, OSError, ValueError) as e:
@@ -223,42 +240,55 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> PolicyBase:
 
 
 class PolicyActor:
-    """A policy as an Actor: numpy observation dict in, env-unit numpy action out, batch of one."""
+    """A policy as an Actor: numpy observation dict in, env-unit numpy action out, batch of one.
 
-    def __init__(self, policy: PolicyBase):
+    task / instruction: what a conditioned policy is asked to do (a trained task name, or an instruction);
+    refused in one line when the policy does not know the task. An unconditioned policy ignores both.
+    """
+
+    def __init__(self, policy: PolicyBase, task: str | None = None, instruction: str | None = None,
+                 who: str = "policy"):
         self.policy = policy.eval()
         self.name = f"policy:{policy.name}"
+        self.condition = policy.condition_input(task, instruction, who)
 
     def reset(self) -> None:
         self.policy.reset()
 
     @torch.inference_mode()
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        if self.condition is not None:
+            obs = {**obs, CONDITION_KEY: self.condition.array}
         batch = {k: _obs_tensor(obs[k])[None] for k in self.policy.obs_keys}
         return self.policy.select_action(batch)[0].numpy()
 
 
 def _obs_tensor(value: Any) -> torch.Tensor:
-    """One raw observation as a tensor: camera frames stay uint8 (4x less to copy), the rest float32."""
+    """One raw observation as a tensor: camera frames stay uint8 (4x less to copy), integer ids (a task
+    condition) int64, the rest float32."""
     arr = np.asarray(value)
-    return torch.as_tensor(arr if arr.dtype == np.uint8 else arr.astype(np.float32, copy=False))
+    if arr.dtype == np.uint8 or arr.dtype == np.int64:
+        return torch.as_tensor(arr)
+    return torch.as_tensor(arr.astype(np.float32, copy=False))
 
 
-def load_actor(path: str | Path, task_spec: Spec | None = None, task_name: str = "the task") -> PolicyActor:
-    """Load a checkpoint as an Actor, refusing it if its spec does not fit `task_spec`."""
+def load_actor(path: str | Path, task_spec: Spec | None = None, task_name: str = "the task",
+               task: str | None = None, instruction: str | None = None) -> PolicyActor:
+    """Load a checkpoint as an Actor, refusing it if its spec does not fit `task_spec`.
+    task / instruction: what a conditioned checkpoint is asked to do (see `PolicyActor`)."""
     policy = load_checkpoint(path)
     if task_spec is not None:
         check_compatible(policy.spec, task_spec, f"checkpoint {path}", task_name)
-    return PolicyActor(policy)
+    return PolicyActor(policy, task, instruction, who=f"checkpoint {path}")
 
 
 class CheckpointActorFactory:
-    """A picklable factory (for worker processes) that loads a checkpoint as an Actor."""
+    """A picklable factory (for worker processes) that loads a checkpoint as an Actor (conditioned on
+    `task` / `instruction` where the checkpoint is)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, task: str | None = None, instruction: str | None = None):
         self.path = str(path)
+        self.task, self.instruction = task, instruction
 
     def __call__(self) -> PolicyActor:
-        return load_actor(self.path)
-
-
+        return load_actor(self.path, task=self.task, instruction=self.instruction)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 import re
 import time
@@ -28,10 +29,13 @@ from protege.data.episode import Episode
 from protege.data.loader import Prefetcher
 from protege.data.native import Dataset
 from protege.data.stats import compute_stats
+from protege.data.tasks import group_by_task, step_probabilities
 from protege.data.windows import EpisodeDataset, split_by_episode
 from protege.distributed import ddp
 from protege.errors import ProtegeError, bad_input
-from protege.policies import EncoderConfig, PolicyBase, make_policy
+from protege.policies import ConditioningConfig, EncoderConfig, PolicyBase, make_policy
+from protege.policies.encoders.conditioning import CONDITION_KEY, episode_condition, load_text_encoder
+from protege.policies.encoders.conditioning import vocabulary_from_episodes
 from protege.progress import Progress, bar
 from protege.runtime import set_threads
 
@@ -76,6 +80,11 @@ class TrainConfig:
     """Folder for TensorBoard scalars (off when unset)."""
     threads: int = 0
     """torch CPU threads; 0 = the library default (usable cores, at most 4)."""
+    balance_tasks: bool = False
+    """Multi-task data (episodes tagged with `info["task"]`): draw every task's steps equally often (times
+    --task-weights) instead of in proportion to how many steps its demonstrations have."""
+    task_weights: dict[str, float] = field(default_factory=dict)
+    """Per-task sampling weights (task name -> weight, 1 where not given); implies --balance-tasks."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "grad_accum"):
@@ -185,7 +194,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
              progress: Progress | None = None, extra: dict[str, Any] | None = None,
              init_policy: PolicyBase | None = None,
              sample_weights: Callable[[Episode], np.ndarray] | None = None,
-             encoder: EncoderConfig | None = None) -> TrainResult:
+             encoder: EncoderConfig | None = None, conditioning: ConditioningConfig | None = None) -> TrainResult:
     """Train a policy by behavioural cloning on `dataset`; write the best-validation checkpoint to `out`.
 
     The checkpoint is rewritten each time validation improves, so an interrupted run keeps its best so far.
@@ -195,6 +204,12 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
         statistics are still computed from `dataset`'s training episodes.
     sample_weights: episode -> (T,) per-step loss weights (e.g. intervention-weighted regression);
         all ones when unset.
+    conditioning: condition the policy on each episode's task name or instruction (`info["task"]`,
+        `info["instruction"]`); the vocabulary is taken from the whole dataset and stored in the checkpoint.
+        None = init_policy's conditioning, else unconditioned.
+
+    With several tasks in the validation episodes, the history records a validation loss per task
+    (`val_loss/<task>`) and the overall one is their step-weighted mean.
     """
     config = config or TrainConfig()
     rank, rank_device = ddp.setup(config.device)  # one of several ranks under torchrun, else one process
@@ -218,23 +233,35 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     stats = compute_stats(train_eps)
     if encoder is None and init_policy is not None:  # a warm start (a DAgger round) keeps its encoder
         encoder = init_policy.encoder_config
-    policy = make_policy(policy_name, policy_config, dataset.spec, stats, encoder).to(device)
+    if conditioning is None and init_policy is not None:
+        conditioning = init_policy.conditioning
+    if conditioning is not None and conditioning.enabled:
+        where = str(dataset.path) if dataset.path else "dataset"
+        conditioning = vocabulary_from_episodes(conditioning, dataset.episodes, where)
+    policy = make_policy(policy_name, policy_config, dataset.spec, stats, encoder, conditioning).to(device)
+    text_encoder = load_text_encoder(policy.conditioning) \
+        if policy.conditioning is not None and policy.conditioning.kind == "embedding" else None
     if init_policy is not None:  # weights only: the statistics buffers stay those of this dataset
         keep = {k: v for k, v in init_policy.state_dict().items() if "normalizer" not in k}
         policy.load_state_dict(keep, strict=False)
 
     def windows(eps: list[Episode]) -> EpisodeDataset:
         weights = [np.asarray(sample_weights(e), np.float32) for e in eps] if sample_weights else None
+        if policy.conditioning is not None:  # the condition as one more observation key of every step
+            eps = [dataclasses.replace(e, observations={
+                **e.observations, CONDITION_KEY: episode_condition(policy.conditioning, e, text_encoder)}) for e in eps]
         return EpisodeDataset(eps, n_obs=policy.n_obs, horizon=policy.horizon, weights=weights, spec=dataset.spec,
                               cameras=policy.camera_keys)  # a camera the policy does not read is never decoded
 
     train_data = windows(train_eps)
-    val_data = windows(val_eps) if val_eps else None
+    val_groups = group_by_task(val_eps)
+    # one validation set per task where there are several, so the history shows which task lags
+    val_sets = {t: windows(eps) for t, eps in val_groups.items()} if len(val_groups) > 1 else \
+        ({"": windows(val_eps)} if val_eps else {})
     policy.fit_data(train_data.action)  # data-dependent set-up, e.g. quantile bin edges of the discrete head
     if device.type != "cpu" and not train_data.has_images:  # whole dataset on the accelerator: gathered there
-        for d in (train_data, val_data):
-            if d is not None:
-                d.to(device)
+        for d in (train_data, *val_sets.values()):
+            d.to(device)
 
     if rank.distributed:  # each rank its own noise (dropout, diffusion steps, crops) for its own samples
         torch.manual_seed(config.seed + 1_000_003 * rank.rank)
@@ -269,7 +296,12 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     reported = 0  # steps already shown on the progress bar
     n_train = len(train_data)
     # indices are drawn here, on this thread, in step order: the same batches as drawing them in the loop
-    draws = (torch.randint(n_train, (config.batch_size,), generator=gen) for _ in range(config.steps))
+    if config.balance_tasks or config.task_weights:  # each task drawn equally often (times its weight)
+        probs = torch.as_tensor(step_probabilities(train_eps, config.task_weights))
+        draws = (torch.multinomial(probs, config.batch_size, replacement=True, generator=gen)
+                 for _ in range(config.steps))
+    else:
+        draws = (torch.randint(n_train, (config.batch_size,), generator=gen) for _ in range(config.steps))
     draws = ddp.shard(draws, config.grad_accum, rank)  # this rank's micro-batches of each step's global draw
     loader = _batches(train_data, draws, device, config)
     val_wait = 0.0
@@ -305,22 +337,31 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
             if (step + 1) % config.eval_every == 0 or last:
                 train_loss = ddp.mean_over_ranks(float(loss.detach()), rank, device)  # the whole batch's loss
                 val = train_loss
-                if val_data:
-                    val, waited = _validate(policy, val_data, config.batch_size, device, config, autocast)
+                per_task: dict[str, float] = {}
+                for name, data in val_sets.items():
+                    per_task[name], waited = _validate(policy, data, config.batch_size, device, config, autocast)
                     val_wait += waited
+                if per_task:  # the step-weighted mean over tasks: the loss of all validation steps
+                    val = sum(per_task[n] * len(d) for n, d in val_sets.items()) / sum(len(d) for d in val_sets.values())
                 history.append({"step": step + 1, "train_loss": train_loss, "val_loss": val,
                                 "lr": sched.get_last_lr()[0],
-                                "data_wait": (loader.wait_seconds + val_wait) / max(time.perf_counter() - start, 1e-9)})
+                                "data_wait": (loader.wait_seconds + val_wait) / max(time.perf_counter() - start, 1e-9),
+                                **({f"val_loss/{n}": v for n, v in per_task.items()} if len(per_task) > 1 else {})})
                 if writer is not None:
                     writer.add_scalar("loss/train", train_loss, step + 1)
                     writer.add_scalar("loss/val", val, step + 1)
+                    for n, v in per_task.items():
+                        if len(per_task) > 1:
+                            writer.add_scalar(f"loss/val/{n}", v, step + 1)
                     writer.add_scalar("lr", sched.get_last_lr()[0], step + 1)
                 if val < best_val:
                     best_val, best_step = val, step + 1
                     best_state = copy.deepcopy(policy.state_dict())
                     if out is not None:
                         policy.eval()
-                        save_checkpoint(policy, out, {**ckpt_extra, "best_val_loss": best_val, "best_step": best_step})
+                        per = {"best_val_loss_per_task": per_task} if len(per_task) > 1 else {}
+                        save_checkpoint(policy, out, {**ckpt_extra, "best_val_loss": best_val, "best_step": best_step,
+                                                      **per})
                         policy.train()
             if (step + 1) % 50 == 0 or last:
                 elapsed = time.perf_counter() - start

@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint (or the task's expert): success rate with a 95% Wilson interval."""
+"""Evaluate a checkpoint (or the task's expert): success rate with a 95% Wilson interval; on a task set
+(metaworld/MT10, a comma list) a per-task table plus the mean."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from protege.commands._common import check_writable_file, say, write_json_file
 from protege.envs import ExpertFactory, get_task
 from protege.distributed import make_executor
 from protege.errors import ProtegeError
+from protege.envs.metaworld_sets import is_task_set, resolve_tasks
 from protege.evaluation.evaluate import check_finite_weights, evaluate
+from protege.evaluation.multitask import evaluate_tasks
 from protege.progress import TqdmProgress
 
 
@@ -21,7 +24,12 @@ class Args:
     expert: bool = False
     """Evaluate the task's scripted expert instead of a checkpoint."""
     task: str | None = None
-    """Task name; defaults to the task the checkpoint's dataset was recorded on."""
+    """Task name, or a set (metaworld/MT10, metaworld/MT50) or comma list to run every task on its own
+    held-out seeds; defaults to the task(s) the checkpoint's dataset was recorded on. A conditioned
+    checkpoint is told each task by name."""
+    instruction: str | None = None
+    """Run a conditioned checkpoint on one task with this instruction (e.g. a paraphrase) instead of the
+    task's name; an instruction the checkpoint never saw is accepted and reported as unseen."""
     episodes: int = 50
     """Evaluation episodes."""
     seed: int = 0
@@ -49,22 +57,25 @@ def run(args: Args) -> int:
         check_writable_file(args.json, "--json")
     if args.video is not None:
         check_writable_file(args.video, "--video")
+    cfg = read_checkpoint_config(args.checkpoint) if args.checkpoint is not None else {}
+    task_name = args.task or cfg.get("dataset", {}).get("task")
+    if not task_name:
+        raise ProtegeError(f"{args.checkpoint}: expected --task (the checkpoint does not name its task), found none"
+                           if args.checkpoint is not None else "eval --expert: expected --task, found none")
+    names = resolve_tasks(task_name) if is_task_set(task_name) else [task_name]
+    if args.instruction is not None:
+        if len(names) > 1:
+            raise ProtegeError(f"--instruction: expected one --task to run it on, found {len(names)} ({task_name})")
+        if args.expert or "conditioning" not in cfg:
+            raise ProtegeError("--instruction: expected a conditioned checkpoint (trained with --condition), found "
+                               + ("--expert" if args.expert else f"checkpoint {args.checkpoint} without conditioning"))
+    if len(names) > 1:
+        return _run_tasks(args, cfg, names, task_name)
+    task = get_task(names[0])
     training_seeds: list[int] = []
     if args.checkpoint is not None:
-        cfg = read_checkpoint_config(args.checkpoint)
-        task_name = args.task or cfg.get("dataset", {}).get("task")
-        if not task_name:
-            raise ProtegeError(f"{args.checkpoint}: expected --task (the checkpoint does not name its task), found none")
-        task = get_task(task_name)
-        actor = load_actor(args.checkpoint, task.spec, f"task {task.name}")  # refuse a misfit before any work
-        check_finite_weights(getattr(actor, "policy", actor), f"checkpoint {args.checkpoint}")
-        make_actor = CheckpointActorFactory(args.checkpoint)
-        training_seeds = cfg.get("dataset", {}).get("episode_seeds", []) if task_name == cfg.get("dataset", {}).get("task") else []
-        who = f"checkpoint {args.checkpoint}"
+        make_actor, training_seeds, who = _checkpoint_actor(args, cfg, task.name)
     else:
-        if not args.task:
-            raise ProtegeError("eval --expert: expected --task, found none")
-        task = get_task(args.task)
         make_actor = ExpertFactory(task.name)
         who = f"expert of {task.name}"
     executor = make_executor(args.workers, args.ray) if args.ray else None
@@ -78,5 +89,44 @@ def run(args: Args) -> int:
     if result.video:
         say(f"video: {result.video}")
     if args.json is not None:
-        write_json_file(args.json, {"who": who, "task": task.name, **result.to_dict()})
+        write_json_file(args.json, {"who": who, "task": task.name, "instruction": args.instruction,
+                                    **result.to_dict()})
+    return 0
+
+
+def _checkpoint_actor(args: Args, cfg: dict, task_name: str) -> tuple[CheckpointActorFactory, list[int], str]:
+    """(factory, training seeds of this task, who) for the checkpoint on one task; a misfit spec or a task
+    the checkpoint was not trained on is refused before any work."""
+    task = get_task(task_name)
+    instruction = args.instruction
+    # with an instruction, the instruction alone says what to do (the task only picks the scene)
+    cond_task = None if instruction is not None else task.name
+    actor = load_actor(args.checkpoint, task.spec, f"task {task.name}", task=cond_task, instruction=instruction)
+    check_finite_weights(getattr(actor, "policy", actor), f"checkpoint {args.checkpoint}")
+    if instruction is not None and actor.condition is not None:
+        say(f"checkpoint {args.checkpoint}: {actor.condition.describe()}")
+    data = cfg.get("dataset", {})
+    trained_on = set((cfg.get("conditioning") or {}).get("tasks") or []) | {data.get("task")}
+    seeds = data.get("episode_seeds", []) if task.name in trained_on else []
+    return CheckpointActorFactory(args.checkpoint, cond_task, instruction), seeds, f"checkpoint {args.checkpoint}"
+
+
+def _run_tasks(args: Args, cfg: dict, names: list[str], set_name: str) -> int:
+    if args.video is not None:
+        raise ProtegeError(f"--video: expected one --task, found the {len(names)} tasks of {set_name}")
+    factories: dict[str, object] = {}
+    seeds: dict[str, list[int]] = {}
+    for name in names:  # every task checked (spec, known to the checkpoint) before any episode runs
+        if args.checkpoint is not None:
+            factories[name], seeds[name], who = _checkpoint_actor(args, cfg, name)
+        else:
+            factories[name], seeds[name], who = ExpertFactory(get_task(name).name), [], "expert"
+    result = evaluate_tasks(names, factories.__getitem__, args.episodes, args.seed, args.workers,
+                            training_seeds=seeds.__getitem__, allow_seed_overlap=args.allow_seed_overlap,
+                            progress=TqdmProgress(), who=who)
+    say(f"{who} on {set_name} ({len(names)} tasks, {args.episodes} episodes each, 95% Wilson intervals):")
+    say(result.table())
+    if args.json is not None:
+        write_json_file(args.json, {"who": who, "task": set_name, "episodes_per_task": args.episodes,
+                                    **result.to_dict()})
     return 0

@@ -8,17 +8,22 @@ from pathlib import Path
 from protege.commands._common import check_writable_dir, say
 from protege.data.native import load_dataset
 from protege.progress import TqdmProgress
-from protege.recording import record_expert
+from protege.envs.metaworld_sets import is_task_set
+from protege.errors import ProtegeError
+from protege.recording import record_expert, record_tasks
 
 
 @dataclass
 class Args:
     task: str
-    """Task name (see `protege tasks`), e.g. metaworld/pick-place or pendulum."""
-    episodes: int
-    """Number of episodes to record."""
+    """Task name (see `protege tasks`), e.g. metaworld/pick-place or pendulum; or several tasks into one
+    dataset: a set (metaworld/MT10, metaworld/MT50) or a comma list, with --episodes-per-task."""
     out: Path
     """Dataset folder to create; an interrupted recording there with the same settings is resumed."""
+    episodes: int | None = None
+    """Number of episodes to record (one task)."""
+    episodes_per_task: int | None = None
+    """Episodes per task when --task names several (each tagged with its task name and instruction)."""
     seed: int = 0
     """Base seed; episode i uses seed seed*10000 + i (evaluation uses a disjoint range)."""
     noise: float = 0.0
@@ -38,7 +43,24 @@ class Args:
 
 
 def run(args: Args) -> int:
+    many = is_task_set(args.task)
+    if many and args.episodes_per_task is None:
+        raise ProtegeError(f"--task {args.task}: expected --episodes-per-task N for several tasks, found "
+                           + ("--episodes" if args.episodes is not None else "neither"))
+    if not many and args.episodes is None:
+        raise ProtegeError(f"--task {args.task}: expected --episodes N, found "
+                           + ("--episodes-per-task (for several tasks)" if args.episodes_per_task else "neither"))
     check_writable_dir(args.out, "--out")
+    if many:
+        if args.cameras or args.image_size:
+            raise ProtegeError("--cameras: expected none with several tasks (multi-task recording is state-based), "
+                               f"found {args.cameras or args.image_size}")
+        path = record_tasks(args.task, args.episodes_per_task, args.out, args.seed, args.noise, args.workers,
+                            args.only_successes, args.overwrite, progress=TqdmProgress(), report=say)
+        ds = load_dataset(path)
+        say(f"wrote {len(ds)} episodes of {len(ds.meta['tasks'])} tasks, {ds.num_steps} steps, "
+            f"{ds.num_success} successful, to {path}")
+        return 0
     path = record_expert(args.task, args.episodes, args.out, args.seed, args.noise, args.workers,
                          args.only_successes, args.overwrite, progress=TqdmProgress(), report=say,
                          cameras=args.cameras, image_size=args.image_size)

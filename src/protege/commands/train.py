@@ -17,7 +17,7 @@ from protege.distributed import ddp
 from protege.distributed.launch import launch, plain_args, restart_count
 from protege.data.formats import detect_format, load_any
 from protege.errors import ProtegeError
-from protege.policies import POLICIES, EncoderConfig
+from protege.policies import POLICIES, ConditioningConfig, EncoderConfig
 from protege.progress import TqdmProgress
 
 
@@ -52,6 +52,20 @@ class Args:
     (README, "More than one process")."""
     max_restarts: int = 0
     """--nproc: restart every rank this many times after one fails (each restart trains from the start)."""
+    condition: str = "none"
+    """Condition one policy on many tasks: "task" (a learned embedding per task name), "instruction" (a
+    learned embedding of the instruction's words, no pretrained weights) or "embedding" (your frozen text
+    encoder, --text-encoder); episodes must carry `info["task"]` (as `protege record --task metaworld/MT10`
+    writes). "none": an unconditioned policy."""
+    condition_fusion: str = "concat"
+    """How the task embedding enters every head: "concat" (appended to the observation features) or "film"."""
+    condition_dim: int = 32
+    """Width of the task/instruction embedding."""
+    text_encoder: str | None = None
+    """--condition embedding: "package.module:factory" building an object with encode(list[str]) -> (N, D),
+    e.g. protege.policies.encoders.conditioning:HashingTextEncoder."""
+    text_encoder_arg: str | None = None
+    """--condition embedding: the argument the factory is called with (e.g. your encoder's folder)."""
     train: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=TrainConfig)
 
 
@@ -120,13 +134,22 @@ def run(args: Any) -> int:
     # checked before the dataset is read: a typo fails at once
     encoder = EncoderConfig(name=args.encoder, crop=args.encoder_crop, color_jitter=args.encoder_color_jitter,
                             feature_dim=args.encoder_feature_dim, share_cameras=args.encoder_share_cameras)
+    conditioning = ConditioningConfig(kind=args.condition, fusion=args.condition_fusion, embed_dim=args.condition_dim,
+                                      text_encoder=args.text_encoder, text_encoder_arg=args.text_encoder_arg)
     # native, LeRobot, robomimic or Minari, read in place
     dataset = load_any(args.data, obs_keys=training_keys(args.data, args.obs_keys))
     policy_config = getattr(args, args.policy, None)
     say(f"training {args.policy} on {len(dataset)} episodes ({dataset.num_steps} steps) from {args.data}")
     result = train_bc(dataset, args.policy, policy_config, args.train, out=args.out, progress=TqdmProgress(),
-                      encoder=encoder)
+                      encoder=encoder, conditioning=conditioning)
     wait = f", {result.data_wait_fraction:.0%} of the time waiting for data" if result.data_wait_fraction >= 0.005 else ""
     say(f"best validation loss {result.best_val_loss:.5f} at step {result.best_step}; "
         f"{result.samples_per_second:,.0f} samples/s on {result.device} ({result.precision}{wait}); checkpoint in {args.out}")
+    best = next((h for h in result.history if h["step"] == result.best_step), {})
+    per_task = {k.split("/", 1)[1]: v for k, v in best.items() if k.startswith("val_loss/")}
+    if per_task:
+        say("validation loss per task at that step: " + ", ".join(f"{k} {v:.5f}" for k, v in per_task.items()))
+    if result.policy.conditioning is not None:
+        c = result.policy.conditioning
+        say(f"conditioned on {c.kind} ({c.fusion}) over {len(c.tasks)} tasks: {', '.join(c.tasks)}")
     return 0

@@ -7,6 +7,7 @@ from typing import Any
 from protege.errors import ProtegeError
 from protege.policies.base import PolicyBase
 from protege.policies.encoders import EncoderConfig
+from protege.policies.encoders.conditioning import ConditioningConfig
 from protege.policies.gaussian import GaussianConfig, GaussianPolicy
 from protege.policies.mlp import MLPConfig, MLPPolicy
 from protege.policies.gmm import GMMConfig, GMMPolicy
@@ -30,10 +31,12 @@ POLICIES: dict[str, tuple[type, type[PolicyBase]]] = {
 
 
 def make_policy(name: str, config: Any, spec: Any, stats: dict | None = None,
-                encoder: EncoderConfig | dict | None = None) -> PolicyBase:
+                encoder: EncoderConfig | dict | None = None,
+                conditioning: ConditioningConfig | dict | None = None) -> PolicyBase:
     """Build head `name` from its config (a config object, a dict of fields, or None for the defaults), the
     spec and the dataset statistics. encoder: how camera keys are read (`EncoderConfig`, a dict of its
-    fields, or None for the default); ignored when the spec has no camera."""
+    fields, or None for the default); ignored when the spec has no camera. conditioning: the task/instruction
+    conditioning with its vocabulary (`ConditioningConfig` or a dict of its fields; None = unconditioned)."""
     if name not in POLICIES:
         raise ProtegeError(f"policy: expected one of {sorted(POLICIES)}, found '{name}'")
     config_cls, policy_cls = POLICIES[name]
@@ -43,8 +46,10 @@ def make_policy(name: str, config: Any, spec: Any, stats: dict | None = None,
         config = config_cls(**config)
     if isinstance(encoder, dict):
         encoder = EncoderConfig(**encoder)
-    return policy_cls(config, spec, stats, encoder=encoder)
+    if isinstance(conditioning, dict):
+        conditioning = ConditioningConfig(**conditioning)
+    return policy_cls(config, spec, stats, encoder=encoder, conditioning=conditioning)
 
 
-__all__ = ["POLICIES", "PolicyBase", "EncoderConfig", "make_policy", "MLPConfig", "MLPPolicy", "GaussianConfig",
+__all__ = ["POLICIES", "PolicyBase", "EncoderConfig", "ConditioningConfig", "make_policy", "MLPConfig", "MLPPolicy", "GaussianConfig",
            "GaussianPolicy"]

@@ -25,6 +25,7 @@ from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import masked_step_mean, require
 from protege.policies.encoders import EncoderConfig
+from protege.policies.encoders.conditioning import ConditioningConfig
 from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.specs import Spec
 
@@ -80,8 +81,10 @@ class ACTPolicy(PolicyBase):
     name = "act"
 
     def __init__(self, config: ACTConfig, spec: Spec, stats: dict | None = None,
-                 encoder: EncoderConfig | None = None):
-        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder)
+                 encoder: EncoderConfig | None = None,
+                 conditioning: ConditioningConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder,
+                         conditioning=conditioning)
         c, d, H = config, config.d_model, config.horizon
         # posterior encoder q(z | obs, chunk)
         self.vae_cls = nn.Parameter(torch.zeros(1, 1, d))

@@ -12,7 +12,9 @@ acts on raw env observations and returns env-unit actions. Concrete policies imp
 
 Observations enter through one `policies.encoders.ObservationEncoder` (the state normaliser and one image
 encoder per camera), so a head never knows whether it sees a state or a camera: it sizes itself from
-`obs_dim` and reads `obs_features`.
+`obs_dim` and reads `obs_features`. A conditioned policy (`conditioning`, see
+`policies.encoders.conditioning`) reads one more key, `condition`, fused into those features by the
+encoder; `condition_input(task, instruction)` gives what to feed it.
 
 It deliberately knows nothing about training loops, datasets on disk or simulators.
 """
@@ -30,6 +32,7 @@ from protege.data.normalizer import Normalizer
 from protege.policies.common import EMA
 from protege.policies.encoders import EncoderConfig, ObservationEncoder
 from protege.policies.encoders import camera_keys as spec_cameras
+from protege.policies.encoders.conditioning import ConditionInput, ConditioningConfig, condition_input
 from protege.specs import Spec
 
 
@@ -37,9 +40,10 @@ class PolicyBase(nn.Module):
     name: ClassVar[str] = ""
 
     def __init__(self, config: Any, spec: Spec, stats: dict | None, n_obs: int = 1, horizon: int = 1,
-                 encoder: EncoderConfig | None = None):
+                 encoder: EncoderConfig | None = None, conditioning: ConditioningConfig | None = None):
         """encoder: how camera keys are read (`EncoderConfig`; None = the default `EncoderConfig()`, and
-        `EncoderConfig(name="none")` ignores cameras). A spec without cameras never builds an image encoder."""
+        `EncoderConfig(name="none")` ignores cameras). A spec without cameras never builds an image encoder.
+        conditioning: the task/instruction conditioning and its vocabulary (None = a single-task policy)."""
         super().__init__()
         self.config, self.spec = config, spec
         self.n_obs, self.horizon = int(n_obs), int(horizon)
@@ -49,7 +53,8 @@ class PolicyBase(nn.Module):
         # per-pixel statistics of camera keys are never used (frames are scaled inside the encoder)
         self.stats = stats if stats is None else {k: v for k, v in stats.items()
                                                   if k.removeprefix("observation.") not in cameras}
-        encoder_module = ObservationEncoder(spec, self.stats, encoder)
+        encoder_module = ObservationEncoder(spec, self.stats, encoder, conditioning)
+        self.conditioning = encoder_module.conditioning  # what the checkpoint records (None: unconditioned)
         self.encoder_config = encoder if cameras else None  # what the checkpoint records
         self.obs_keys = encoder_module.keys
         self.obs_dim = encoder_module.out_dim
@@ -59,8 +64,11 @@ class PolicyBase(nn.Module):
         self.obs_normalizer = encoder_module.normalizer
         if encoder_module.camera_keys:
             self.image_encoders = encoder_module.cameras
+        if encoder_module.fusion is not None:
+            self.condition_fusion = encoder_module.fusion
         self._obs_encoder = (encoder_module,)
         self.ema_cameras: EMA | None = None  # see `track_camera_ema`
+        self.ema_fusion: EMA | None = None
         self.action_normalizer = Normalizer(self.action_dim, "min_max")
         if stats is not None:
             self.action_normalizer.set_stats(stats["action"])
@@ -82,17 +90,31 @@ class PolicyBase(nn.Module):
         vector, then each camera's image features (`policies.encoders.ObservationEncoder`). Out of training
         mode, a head that keeps an EMA of its image encoders (`track_camera_ema`) encodes with the EMA."""
         ema = self.ema_cameras.model if self.ema_cameras is not None and not self.training else None
-        return self.obs_encoder(obs, cameras=ema)
+        fusion = self.ema_fusion.model if self.ema_fusion is not None and not self.training else None
+        return self.obs_encoder(obs, cameras=ema, fusion=fusion)
 
     def track_camera_ema(self, decay: float) -> None:
         """Keep an EMA of the image encoders beside a head's EMA denoiser, so the weights that act are
         averaged end to end (as in Diffusion Policy); `update_camera_ema` after each step. No-op without cameras."""
         if self.camera_keys:
             self.ema_cameras = EMA(self.image_encoders, decay)
+        if self.conditioning is not None:  # the task embedding acts from its EMA too
+            self.ema_fusion = EMA(self.condition_fusion, decay)
 
     def update_camera_ema(self) -> None:
         if self.ema_cameras is not None:
             self.ema_cameras.update(self.image_encoders)
+        if self.ema_fusion is not None:
+            self.ema_fusion.update(self.condition_fusion)
+
+    # --- conditioning ---------------------------------------------------------------------------
+    def condition_input(self, task: str | None = None, instruction: str | None = None,
+                        who: str = "policy") -> ConditionInput | None:
+        """What to feed under the `condition` key for `task` (a trained task name) or `instruction`;
+        None for an unconditioned policy (which ignores both). An unknown task is refused in one line."""
+        if self.conditioning is None:
+            return None
+        return condition_input(self.conditioning, task, instruction, who)
 
     # --- to implement -------------------------------------------------------------------------
     def compute_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:

@@ -15,6 +15,7 @@ from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import masked_step_mean, require
 from protege.policies.encoders import EncoderConfig
+from protege.policies.encoders.conditioning import ConditioningConfig
 from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.nets import mlp
 from protege.specs import Spec
@@ -48,8 +49,10 @@ class ChunkedPolicy(PolicyBase):
     name = "chunked"
 
     def __init__(self, config: ChunkedConfig, spec: Spec, stats: dict | None = None,
-                 encoder: EncoderConfig | None = None):
-        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder)
+                 encoder: EncoderConfig | None = None,
+                 conditioning: ConditioningConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder,
+                         conditioning=conditioning)
         self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, config.horizon * self.action_dim,
                        layer_norm=config.layer_norm)
 

@@ -22,6 +22,7 @@ from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import masked_step_mean, require, sample_categorical
 from protege.policies.encoders import EncoderConfig
+from protege.policies.encoders.conditioning import ConditioningConfig
 from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.nets import mlp
 from protege.specs import Spec
@@ -64,8 +65,10 @@ class DiscretePolicy(PolicyBase):
     name = "discrete"
 
     def __init__(self, config: DiscreteConfig, spec: Spec, stats: dict | None = None,
-                 encoder: EncoderConfig | None = None):
-        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder)
+                 encoder: EncoderConfig | None = None,
+                 conditioning: ConditioningConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder,
+                         conditioning=conditioning)
         A, n = self.action_dim, config.bins
         self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, config.horizon * A * n)
         edges = torch.linspace(-1, 1, n + 1).repeat(A, 1)  # (A, bins + 1), normalised units

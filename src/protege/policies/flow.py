@@ -18,6 +18,7 @@ from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import EMA, masked_step_mean, require
 from protege.policies.encoders import EncoderConfig
+from protege.policies.encoders.conditioning import ConditioningConfig
 from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.unet1d import ConditionalUnet1D, check_denoiser_config
 from protege.specs import Spec
@@ -59,8 +60,10 @@ class FlowPolicy(PolicyBase):
     name = "flow"
 
     def __init__(self, config: FlowConfig, spec: Spec, stats: dict | None = None,
-                 encoder: EncoderConfig | None = None):
-        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder)
+                 encoder: EncoderConfig | None = None,
+                 conditioning: ConditioningConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder,
+                         conditioning=conditioning)
         self.net = ConditionalUnet1D(self.action_dim, self.obs_dim * config.n_obs, config.down_dims, config.kernel_size)
         self.ema = EMA(self.net, config.ema_decay)
         self.track_camera_ema(config.ema_decay)  # the image encoders act from their EMA too

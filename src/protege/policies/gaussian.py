@@ -22,6 +22,7 @@ from protege.errors import ProtegeError
 from protege.policies.base import PolicyBase
 from protege.policies.common import require
 from protege.policies.encoders import EncoderConfig
+from protege.policies.encoders.conditioning import ConditioningConfig
 from protege.policies.nets import mlp
 from protege.specs import Spec
 
@@ -56,8 +57,10 @@ class GaussianPolicy(PolicyBase):
     name = "gaussian"
 
     def __init__(self, config: GaussianConfig, spec: Spec, stats: dict | None = None,
-                 encoder: EncoderConfig | None = None):
-        super().__init__(config, spec, stats, n_obs=1, horizon=1, encoder=encoder)
+                 encoder: EncoderConfig | None = None,
+                 conditioning: ConditioningConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=1, horizon=1, encoder=encoder,
+                         conditioning=conditioning)
         self.mean_net = mlp(self.obs_dim, config.hidden_dims, self.action_dim, layer_norm=False,
                             activation=_ACTIVATIONS[config.activation])
         # A small last layer starts the mean near the middle of the range: a sane start for RL from scratch.
@@ -73,6 +76,9 @@ class GaussianPolicy(PolicyBase):
         if self.camera_keys:
             raise ProtegeError(f"gaussian: reinforcement learning reads state vectors only; this policy reads "
                                f"cameras {self.camera_keys} (train it with --encoder none, or by BC only)")
+        if self.conditioning is not None:
+            raise ProtegeError(f"gaussian: reinforcement learning reads state vectors only; this policy is "
+                               f"conditioned on {self.conditioning.kind}s (use it by BC only)")
         return self.obs_normalizer(obs.float())
 
     def mean_log_std(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,6 +24,7 @@ from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import masked_step_mean, require, sample_categorical
 from protege.policies.encoders import EncoderConfig
+from protege.policies.encoders.conditioning import ConditioningConfig
 from protege.policies.execution import ExecutionSettings, check_chunk_config, chunk_settings
 from protege.policies.nets import mlp
 from protege.specs import Spec
@@ -70,8 +71,10 @@ class GMMPolicy(PolicyBase):
     name = "gmm"
 
     def __init__(self, config: GMMConfig, spec: Spec, stats: dict | None = None,
-                 encoder: EncoderConfig | None = None):
-        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder)
+                 encoder: EncoderConfig | None = None,
+                 conditioning: ConditioningConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=config.horizon, encoder=encoder,
+                         conditioning=conditioning)
         K, A, H = config.components, self.action_dim, config.horizon
         self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, H * K * (1 + 2 * A))
 

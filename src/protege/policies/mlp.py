@@ -14,6 +14,7 @@ from protege.data.windows import Batch
 from protege.policies.base import PolicyBase
 from protege.policies.common import masked_step_mean, require
 from protege.policies.encoders import EncoderConfig
+from protege.policies.encoders.conditioning import ConditioningConfig
 from protege.policies.nets import mlp
 from protege.specs import Spec
 
@@ -46,8 +47,10 @@ class MLPPolicy(PolicyBase):
     name = "mlp"
 
     def __init__(self, config: MLPConfig, spec: Spec, stats: dict | None = None,
-                 encoder: EncoderConfig | None = None):
-        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=1, encoder=encoder)
+                 encoder: EncoderConfig | None = None,
+                 conditioning: ConditioningConfig | None = None):
+        super().__init__(config, spec, stats, n_obs=config.n_obs, horizon=1, encoder=encoder,
+                         conditioning=conditioning)
         self.net = mlp(self.obs_dim * config.n_obs, config.hidden_dims, self.action_dim,
                        layer_norm=config.layer_norm, dropout=config.dropout)
 

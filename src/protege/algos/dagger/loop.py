@@ -33,6 +33,7 @@ from protege.algos.dagger.gates import (BETA_SCHEDULES, DaggerGate, Decision, En
 from protege.data.episode import SOURCE_EXPERT, SOURCE_POLICY, Episode
 from protege.data.formats import load_any
 from protege.data.native import Dataset, DatasetWriter
+from protege.distributed.executor import Executor, make_executor, new_job_key
 from protege.envs import get_task
 from protege.envs.task import Task
 from protege.errors import ProtegeError
@@ -69,7 +70,11 @@ class DaggerConfig:
     eval_episodes: int = 50
     """Evaluation episodes after every round (held-out seeds, the same every round)."""
     workers: int = 1
-    """Worker processes for evaluation (collection runs in this process: gate, learner and expert interact)."""
+    """Worker processes for collection and evaluation (1 = this process); with --ray, Ray actors. Each
+    collected episode runs whole on one worker (gate, learner and expert together) and is stored here."""
+    ray: str | None = None
+    """Collect and evaluate on Ray: "auto" (a local Ray cluster of --workers CPUs) or a running cluster's
+    address; needs `pip install -e ".[ray]"`. The same episodes and labels as in one process."""
     seed: int = 0
     """Seed for demonstrations, collected episodes, training and evaluation."""
     beta_schedule: str = "exponential"
@@ -279,6 +284,7 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
     weights = iwr_weights(config.iwr_weight)
     learner: Learner | None = None
     rounds_bar = bar(progress, f"{config.gate} rounds", config.rounds + 1, unit="round")
+    executor = make_executor(config.workers, config.ray)
     try:
         for r in range(config.rounds + 1):
             if any(rec["round"] == r for rec in records):  # finished before an interruption
@@ -289,7 +295,7 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
                 if learner is None:  # resuming: the learner of the last finished round
                     learner = Learner.load(next(rec for rec in records if rec["round"] == r - 1)["checkpoints"])
                 gate.start_round(r, learner, stored)
-                _collect_round(run, task, config, learner, acting_expert, gate, r, stored, progress)
+                _collect_round(run, task, config, learner, acting_expert, gate, r, stored, progress, executor)
                 stored = run.episodes()
             view = training_view([e for e in stored if episode_round(e) <= r], task.spec, task.name, run.data_dir)
             learner, _ = train_learner(view, config.policy, policy_config, _train_seed(config, train, r), size,
@@ -297,20 +303,47 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
                                        sample_weights=weights, progress=progress, encoder=EncoderConfig(config.encoder),
                                        extra={"dagger": {"round": r, "gate": config.gate, "run": str(run.root)}})
             ev = evaluate(task, LearnerFactory(learner.paths), config.eval_episodes, config.seed,
-                          workers=config.workers, progress=progress)
+                          workers=config.workers, progress=progress, executor=executor)
             record = _record(r, stored, gate if r > 0 else None, ev.summary, learner, time.perf_counter() - start)
             run.save_record(record)
             records = run.records()
             rounds_bar.update(1, success=f"{100 * ev.summary.success_rate:.0f}%", labels=record["total_labels"])
     finally:
         rounds_bar.close()
+        executor.close()
     if learner is None:  # every round was already finished
         learner = Learner.load(max(records, key=lambda rec: rec["round"])["checkpoints"])
     return DaggerResult(records=records, learner=learner, path=run.root, episodes=stored)
 
 
+@dataclass
+class CollectJob:
+    """One round's gated episodes as an executor job (`protege.distributed`): the learner, the acting expert
+    and the gate (after `start_round` and calibration) travel to each worker, which runs whole episodes; the
+    episodes come back here to be stored and counted, so a worker that dies loses no label and adds none.
+    Each episode seeds torch's generator from its seed: a sampling learner acts the same on any worker."""
+    task_name: str
+    learner: Learner
+    expert: Actor
+    gate: Gate
+    key: str = field(default_factory=new_job_key)
+
+    def setup(self) -> tuple[Task, Any]:
+        task = get_task(self.task_name)
+        return task, task.make_env()
+
+    def run(self, state: tuple[Task, Any], seed: int) -> Episode:
+        import torch
+
+        torch.manual_seed(seed)
+        return collect_episode(state[0], state[1], self.learner, self.expert, self.gate, seed)
+
+    def teardown(self, state: tuple[Task, Any]) -> None:
+        state[1].close()
+
+
 def _collect_round(run: RunFolder, task: Task, config: DaggerConfig, learner: Learner, expert: Actor, gate: Gate,
-                   r: int, stored: list[Episode], progress: Progress | None) -> None:
+                   r: int, stored: list[Episode], progress: Progress | None, executor: Executor) -> None:
     seeds = round_seeds(config.seed, r, config.episodes_per_round)
     env = task.make_env()
     try:
@@ -323,11 +356,13 @@ def _collect_round(run: RunFolder, task: Task, config: DaggerConfig, learner: Le
         pbar = bar(progress, f"round {r} ({config.gate})", len(todo), unit="ep")
         labels = 0
         with DatasetWriter(run.data_dir, task.spec, task=task.name, append=True) as writer:
-            for s in todo:
-                ep = collect_episode(task, env, learner, expert, gate, s)
+            def store(seed: int, ep: Episode) -> None:  # here, once per seed, in seed order
+                nonlocal labels
                 writer.add(with_round(ep, r))
                 labels += ep.num_labels
-                pbar.update(1, labels=labels)
+                pbar.update(1, labels=labels, **({"rerun": len(executor.retried)} if executor.retried else {}))
+
+            executor.map(CollectJob(task.name, learner, expert, gate), todo, store)
         pbar.close()
     finally:
         env.close()

@@ -9,7 +9,9 @@ key -> (B, n_obs, ...) raw  ->  (B, n_obs, out_dim) features:
 - features are concatenated: the normalised vector block first, then each camera's features in spec order.
 
 A spec with no camera (or `EncoderConfig(name="none")`) gives exactly the normalised state vector the
-heads have always read. Heads never see which keys were cameras: they size themselves from `out_dim`.
+heads have always read. A conditioned policy (`conditioning.ConditioningConfig`) also reads the key
+`condition` (a task id, instruction words or a text embedding) and fuses its embedding into these
+features last (concatenated, or FiLM), so every head is conditioned without code of its own. Heads never see which keys were cameras: they size themselves from `out_dim`.
 It deliberately does not choose the history length or how heads combine steps.
 """
 
@@ -24,6 +26,7 @@ from protege.data.frames import is_image_spec
 from protege.data.normalizer import Normalizer
 from protege.data.observation import flatten_observation
 from protege.policies.common import require
+from protege.policies.encoders.conditioning import CONDITION_KEY, ConditionFusion, ConditioningConfig
 from protege.policies.encoders.image import BACKBONES, ImageEncoder
 from protege.specs import Spec
 
@@ -74,7 +77,9 @@ class ObservationEncoder(nn.Module):
     checkpoint's buffers are loaded); config: None reads no camera.
     """
 
-    def __init__(self, spec: Spec, stats: dict | None, config: EncoderConfig | None):
+    def __init__(self, spec: Spec, stats: dict | None, config: EncoderConfig | None,
+                 conditioning: ConditioningConfig | None = None):
+        """conditioning: fuse a task/instruction embedding into the features (None or kind "none": no)."""
         super().__init__()
         self.config = config
         self.vector_keys = vector_keys(spec)
@@ -95,6 +100,11 @@ class ObservationEncoder(nn.Module):
                                                             config.crop, config.color_jitter)
         self.feature_dim = config.feature_dim if self.camera_keys else 0
         self.out_dim = self.vector_dim + len(self.camera_keys) * self.feature_dim
+        self.conditioning = conditioning if conditioning is not None and conditioning.enabled else None
+        self.fusion = ConditionFusion(self.conditioning, self.out_dim) if self.conditioning is not None else None
+        if self.fusion is not None:
+            self.keys = [*self.keys, CONDITION_KEY]
+            self.out_dim = self.fusion.out_dim
 
     def camera_encoder(self, key: str, cameras: nn.ModuleDict | None = None) -> ImageEncoder:
         """The image encoder of camera `key`, taken from `cameras` (e.g. an EMA copy of `self.cameras`)."""
@@ -103,8 +113,10 @@ class ObservationEncoder(nn.Module):
             return cameras[_module_key(self.camera_keys[0])]
         return cameras[_module_key(key)]
 
-    def forward(self, obs: dict[str, torch.Tensor], cameras: nn.ModuleDict | None = None) -> torch.Tensor:
-        """cameras: image encoders to use instead of `self.cameras` (same layout), e.g. their EMA."""
+    def forward(self, obs: dict[str, torch.Tensor], cameras: nn.ModuleDict | None = None,
+                fusion: nn.Module | None = None) -> torch.Tensor:
+        """cameras: image encoders to use instead of `self.cameras` (same layout), e.g. their EMA;
+        fusion: likewise for the condition fusion."""
         parts = []
         if self.vector_keys or not self.camera_keys:
             parts.append(self.normalizer(flatten_observation(obs, self.vector_keys, batch_dims=2)))
@@ -112,7 +124,10 @@ class ObservationEncoder(nn.Module):
             frames = obs[k]  # B, n_obs, H, W, C
             feats = self.camera_encoder(k, cameras)(frames.flatten(0, 1))
             parts.append(feats.unflatten(0, frames.shape[:2]))
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        feats = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        if self.fusion is not None:
+            feats = (fusion or self.fusion)(feats, obs[CONDITION_KEY])
+        return feats
 
 
 def _concat_stats(stats: dict, keys: list[str]) -> dict[str, list[float]]:
