@@ -68,6 +68,10 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
                 pred = ratio - math.log(int(k)) if m == "bc" else ratio
                 lines.append(f"| {k} | {NAMES[m]} | {sh['shift']:+.2f} {_ci(sh['ci'], '{:+.2f}')} | {pred:+.2f} | "
                              f"{-math.log(int(k)):+.2f} |")
+    short = [str(k) for k, row in chunks.items() if len(row["seeds"]) < 3]
+    if short:
+        lines += ["", f"Chunk sizes {', '.join(short)} have fewer than 3 seeds: the run was cut short; the same "
+                  "command completes the missing cells and keeps the saved ones."]
     return "\n".join(lines) + "\n"
 
 
