@@ -101,8 +101,18 @@ def setup(device_name: str) -> tuple[RankContext, torch.device | None]:
         torch.cuda.set_device(device)
     if not started:
         # a rank that waits longer than this for the others (one died without the launcher noticing) fails
-        dist.init_process_group(backend, timeout=timedelta(minutes=10),
-                                device_id=device if device.type == "cuda" else None)
+        timeout = timedelta(minutes=10)
+        device_id = device if device.type == "cuda" else None
+        restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
+        if restart == 0:
+            dist.init_process_group(backend, timeout=timeout, device_id=device_id)
+        else:  # a restarted group: the launcher's store still holds the first attempt's addresses; a fresh prefix
+            rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+            agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"
+            base = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                                 is_master=not agent_store and rank == 0, timeout=timeout)
+            dist.init_process_group(backend, store=dist.PrefixStore(f"protege-attempt-{restart}", base), rank=rank,
+                                    world_size=world, timeout=timeout, device_id=device_id)
     else:
         backend = dist.get_backend()
     ctx = RankContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
