@@ -8,8 +8,9 @@
 The expert's cost is the point: every round's record counts expert labels asked, interventions (runs of
 taken-over steps), expert-controlled steps and context switches beside the success rate and its 95%
 Wilson interval. Everything is saved as it finishes and an interrupted run resumes (see `run_folder.py`).
-Episodes are collected in this process (the gate, the learner and the expert interact every step);
-evaluation can use worker processes.
+Each episode runs whole in one place (the gate, the learner and the expert interact every step): in this
+process or on an executor's worker (--workers, --ray). A person as the expert is one person at one
+device: with one, collection stays in this process and several workers are refused.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from protege.algos.dagger.run_folder import (RunFolder, episode_round, iwr_weigh
 from protege.algos.dagger.ensemble import Learner, LearnerFactory, member_paths, train_learner
 from protege.algos.dagger.gates import (BETA_SCHEDULES, DaggerGate, Decision, EnsembleGate, Gate, HGGate,
                                  SimulatedSupervisor, StepView, ThriftyGate)
-from protege.data.episode import SOURCE_EXPERT, SOURCE_POLICY, Episode
+from protege.data.episode import SOURCE_EXPERT, SOURCE_HUMAN, SOURCE_POLICY, Episode
 from protege.data.formats import load_any
 from protege.data.native import Dataset, DatasetWriter
 from protege.distributed.executor import Executor, make_executor, new_job_key
@@ -164,6 +165,21 @@ def make_gate(config: DaggerConfig, task: Task, expert: Actor) -> Gate:
                        config.risk_gamma, config.calibration_episodes, config.seed)
 
 
+def check_one_person(config: DaggerConfig, expert: Actor, gate: Gate) -> None:
+    """Refuse several workers when a person is the expert (a `TeleopDevice`, whose `source` is human): one
+    person at one device gates one episode at a time, and a worker process cannot reach their device. A
+    scripted expert or a simulated supervisor (hg without a person) runs on any number of workers."""
+    person = getattr(gate, "supervisor", None) or expert
+    if int(getattr(person, "source", SOURCE_EXPERT)) != SOURCE_HUMAN:
+        return
+    who = getattr(person, "name", type(person).__name__)
+    why = f"with a person as the expert ({who}: one person at one device gates one episode at a time)"
+    if config.ray:
+        raise ProtegeError(f"--ray: expected none {why}, found '{config.ray}'")
+    if config.workers > 1:
+        raise ProtegeError(f"--workers: expected 1 {why}, found {config.workers}")
+
+
 def make_expert(config: DaggerConfig, task: Task) -> Actor:
     if config.expert == "scripted":
         return task.make_expert()
@@ -267,6 +283,7 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
     expert = expert if expert is not None else make_expert(config, task)
     gate = gate if gate is not None else make_gate(config, task, expert)
     acting_expert = getattr(gate, "supervisor", None) or expert  # hg: the supervisor acts and labels
+    check_one_person(config, expert, gate)  # before the run folder is touched
     size = int(getattr(gate, "ensemble_size", 1))
     cfg_dict = {**dataclasses.asdict(config), "data": None if data is None else str(data),
                 "train": dataclasses.asdict(train), "policy_config": None if policy_config is None
