@@ -4,10 +4,10 @@ Eval's rollout (`run_episode` with the checkpoint's actor, episode seed S) and d
 robot (`run_deployment` with `--seed S`: the robot's first episode and the sampling noise) must send the
 same actions: exactly for the PyTorch checkpoint. For the exported model, float rounding differences
 (<= 1e-5 per call) grow along a closed loop, so its actions are compared with eval's actor run on the
-observations the exported deploy saw (same seed, same history, queue, ensemble and draws), within 1e-5 or
-20x the export's own one-ulp input sensitivity, whichever is larger: diffusion's sampler amplifies a
-one-ulp nudge of its inputs to ~2e-5 (export report), and its export then differs by 4e-5 to 1.7e-4
-depending on the trained weights (thread count); a wrong noise draw or step moves actions by ~0.1.
+observations the exported deploy saw (same seed, same history, queue, ensemble and draws), within 1e-5;
+diffusion within 5e-4: its sampler carries a float difference through every denoising step, and on a
+fresh clone 2 of its 60 actions differed by 1.7e-4 (4e-5 at another thread count) while a one-ulp nudge of
+its inputs moved them by up to 2e-5 (export report); a wrong noise draw or step moves actions by ~0.1.
 """
 
 import numpy as np
@@ -81,9 +81,9 @@ def test_eval_and_deploy_send_the_same_actions(head, head_checkpoints, tmp_path)
     torch_sent, _ = deploy_actions(TorchPredictor(load_checkpoint(head_checkpoints[head]), seed=SEED))
     np.testing.assert_array_equal(torch_sent, expected)
     fmt, suffix = ("torchscript", "pt") if head in ("gmm", "act", "flow") else ("onnx", "onnx")
-    report = export_policy(load_checkpoint(head_checkpoints[head]), tmp_path / f"p.{suffix}", fmt, parity_samples=8)
+    export_policy(load_checkpoint(head_checkpoints[head]), tmp_path / f"p.{suffix}", fmt, parity_samples=2)
     exported_sent, seen = deploy_actions(ExportedPredictor(load_exported(tmp_path / f"p.{suffix}"), seed=SEED))
-    tolerance = max(1e-5, 20 * report.ulp_sensitivity)
+    tolerance = 5e-4 if head == "diffusion" else 1e-5
     np.testing.assert_allclose(exported_sent, eval_actor_on(head_checkpoints[head], seen), atol=tolerance, rtol=0)
 
 
