@@ -47,7 +47,7 @@ demo: $(STAMP)
 	$(VENV)/bin/protege demo
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=20
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/bc_scaling.py
