@@ -12,7 +12,11 @@ observation_space and action_space serialised as JSON strings, env_spec, dataset
 
 Minari's observations have length T+1 (the final one included) and so do the Episodes read here.
 Success is `infos/success` (any step) when present, else the `success` attribute our writer sets, else
-any termination. A Box observation space becomes the native key `state`, a Dict space keeps its keys.
+any termination; `info["success_steps"]` counts the steps whose `infos/success` is set (a test such as
+DAPG's "goal held on more than 25 steps" reads it). An episode's reset options (Minari's `options/...`
+attributes, e.g. gymnasium-robotics' `initial_state_dict`) come back as `info["reset_options"]`, ready for
+`env.reset(seed=..., options=...)`. A Box observation space becomes the native key `state`, a Dict space
+keeps its keys.
 """
 
 from __future__ import annotations
@@ -119,8 +123,34 @@ def _episode(where: str, obs: dict[str, np.ndarray], actions: np.ndarray, reward
         info = {"minari_episode": int(attrs.get("id", -1))}
         if attrs.get("seed") is not None:
             info["seed"] = int(attrs["seed"])
+        options = _reset_options(attrs)
+        if options:  # what `env.reset(seed, options=...)` took, e.g. Adroit's initial_state_dict
+            info["reset_options"] = options
+        if step_success is not None:  # goal steps, for tests such as "goal held on more than k steps"
+            flags = np.asarray(step_success, bool).reshape(-1)
+            info["success_steps"] = int(flags[max(len(flags) - T, 0):].sum())  # [0] of T+1 flags is the reset
     return Episode(observations=obs, actions=actions.reshape(T, -1), rewards=rewards, success=success,
                    info=info, origin=where, **extras)
+
+
+def _reset_options(attrs: dict) -> dict:
+    """An episode's reset options as JSON-able nested dicts: Minari's HDF5 storage flattens them into
+    attributes `options/<key>/<key>...`; an episode metadata.json (Arrow, Parquet) may nest them."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        return np.asarray(v).tolist() if isinstance(v, (np.ndarray, np.generic)) else v
+
+    out: dict = plain(attrs["options"]) if isinstance(attrs.get("options"), dict) else {}
+    for key, value in attrs.items():
+        parts = key.split("/")
+        if parts[0] != "options" or len(parts) < 2:
+            continue
+        node = out
+        for p in parts[1:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = plain(value)
+    return out
 
 
 def _read_hdf5(d: Path, is_dict: bool, keys: list[str], b) -> Any:
