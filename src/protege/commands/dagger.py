@@ -55,7 +55,8 @@ def run(args: Any) -> int:
         cfg = dataclasses.replace(cfg, task=task_with_cameras(cfg.task, args.cameras, args.image_size).name)
     check_writable_dir(args.out, "--out")  # a run folder that cannot be written fails now, not at the first save
     policy_config = getattr(args, cfg.policy, None)
-    say(f"{cfg.gate} on {cfg.task}: {cfg.rounds} rounds x {cfg.episodes_per_round} episodes -> {args.out}")
+    say(f"{cfg.gate} on {cfg.task}: {cfg.rounds} rounds x {cfg.episodes_per_round} episodes -> {args.out}"
+        + (f" (starting from {cfg.init})" if cfg.init is not None else ""))
     result = run_dagger(cfg, args.out, data=args.data, train=args.train, policy_config=policy_config,
                         resume=not args.no_resume, progress=TqdmProgress())
     say(records_table(result.records))

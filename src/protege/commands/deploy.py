@@ -20,6 +20,12 @@ class Args:
     """Checkpoint folder (PyTorch inference)."""
     model: Path | None = None
     """Exported model file from `protege export` (.onnx runs on onnxruntime, .pt on TorchScript)."""
+    task: str | None = None
+    """A task- or instruction-conditioned policy: the task to do, by the name it was trained on (required,
+    or --instruction, for such a policy; refused for a single-task one)."""
+    instruction: str | None = None
+    """A conditioned policy: what to do, in words (an instruction-conditioned policy accepts any wording and
+    reports one it never saw; a task-conditioned one only its training instructions)."""
     hz: float = 50.0
     """Control rate, Hz."""
     steps: int = 0
@@ -77,6 +83,19 @@ def _check_flags(args: Args) -> None:
             raise ProtegeError(f"{flag}: expected {expected}, found {found}")
 
 
+def _check_condition_flags(args: Args, conditioning, who: str) -> None:
+    """A conditioned policy needs --task or --instruction; a single-task one takes neither (one line each)."""
+    given = "--task" if args.task is not None else "--instruction" if args.instruction is not None else None
+    if conditioning is None and given is not None:
+        raise ProtegeError(f"{given}: expected a task- or instruction-conditioned policy (trained with --condition), "
+                           f"found {who} without conditioning")
+    if conditioning is not None and given is None:
+        raise ProtegeError(f"deploy: {who} is conditioned on {conditioning.kind}s: expected --task NAME (one of "
+                           f"{', '.join(conditioning.tasks)}) or --instruction TEXT, found neither")
+    if args.task is not None and args.instruction is not None:
+        raise ProtegeError("deploy: expected one of --task NAME or --instruction TEXT, found both")
+
+
 def run(args: Args) -> int:
     from protege.deploy import ChunkExecutor, DeployConfig, ExportedPredictor, TorchPredictor, run_deployment
     from protege.deploy.runner import stop_signals
@@ -93,13 +112,18 @@ def run(args: Args) -> int:
 
         policy = load_checkpoint(args.checkpoint)
         check_compatible(policy.spec, robot.spec, f"checkpoint {args.checkpoint}", f"robot {args.robot}")
-        predictor = TorchPredictor(policy, threads=args.threads, seed=args.seed)
+        _check_condition_flags(args, policy.conditioning, f"checkpoint {args.checkpoint}")
+        predictor = TorchPredictor(policy, threads=args.threads, seed=args.seed, task=args.task,
+                                   instruction=args.instruction)
     else:
         from protege.deploy.exported import load_exported
 
         model = load_exported(args.model, threads=args.threads)
         check_compatible(Spec.from_dict(model.meta["spec"]), robot.spec, f"model {args.model}", f"robot {args.robot}")
-        predictor = ExportedPredictor(model, seed=args.seed)
+        _check_condition_flags(args, model.conditioning, f"model {args.model}")
+        predictor = ExportedPredictor(model, seed=args.seed, task=args.task, instruction=args.instruction)
+    if predictor.condition is not None:
+        say(f"{predictor.name}: {predictor.condition.describe()}")
     executor = ChunkExecutor(predictor, asynchronous=args.asynchronous, period_s=1.0 / args.hz)
     config = DeployConfig(hz=args.hz, steps=args.steps, max_delta=args.max_delta, max_obs_age_s=args.max_obs_age,
                           realtime_priority=args.rt_priority)
@@ -120,7 +144,10 @@ def run(args: Args) -> int:
     say(report.format())
     say(f"simulated robot: {robot.episodes} episodes finished, {robot.successes} successful")
     if args.json is not None:
-        write_json_file(args.json, {"robot": args.robot, "predictor": predictor.name, **report.to_dict(),
+        write_json_file(args.json, {"robot": args.robot, "predictor": predictor.name,
+                                    "condition": None if predictor.condition is None else predictor.condition.text,
+                                    "condition_seen": None if predictor.condition is None else predictor.condition.seen,
+                                    **report.to_dict(),
                                     "episodes": robot.episodes, "successes": robot.successes,
                                     "final_action": None if robot.last_action is None else robot.last_action.tolist(),
                                     "disconnected": robot.env is None})

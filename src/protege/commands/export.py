@@ -1,4 +1,5 @@
-"""Export a checkpoint to ONNX or TorchScript (normalisation inside) and check parity with PyTorch."""
+"""Export a checkpoint to ONNX or TorchScript (normalisation inside) and check parity with PyTorch; a
+task- or instruction-conditioned checkpoint exports with its vocabulary and is checked on every task."""
 
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ def run(args: Args) -> int:
     say(f"exported {report.policy} ({args.format}, chunk {report.horizon}, history {report.n_obs}{noise}) to "
         f"{report.path} ({report.size_bytes / 1e6:.2f} MB)")
     ok = report.max_abs_diff <= args.tolerance
+    if report.condition is not None:
+        worst = max(report.per_task_max_abs_diff.items(), key=lambda kv: kv[1])
+        say(f"conditioned on {report.condition} (input obs.condition) over {len(report.per_task_max_abs_diff)} "
+            f"tasks: {', '.join(report.per_task_max_abs_diff)}; each checked on every observation "
+            f"(largest difference on {worst[0]}: {worst[1]:.3g})")
     say(f"parity vs PyTorch on {report.parity_samples} observations: max |diff| = {report.max_abs_diff:.3g} "
         f"({'within' if ok else 'ABOVE'} tolerance {args.tolerance:g})")
     if args.json is not None:

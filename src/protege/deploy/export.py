@@ -3,14 +3,20 @@
 The exported graph takes raw observations, one input per observation key shaped (1, n_obs, *shape)
 (the history, oldest first; a camera as uint8 frames (1, n_obs, H, W, C), cropped and scaled inside the
 graph by the policy's image encoder), plus `noise.normal` / `noise.uniform` flat inputs when the head samples
-(see `noise.py`), and returns the action chunk (1, H, A) in env units. A robot computer then needs only
+(see `noise.py`), and returns the action chunk (1, H, A) in env units. A task- or instruction-conditioned
+policy takes one more input, `obs.condition` (1, n_obs, ...): the task's index in its vocabulary (int64),
+the instruction's word ids (int64, (max_tokens,) per step) or a frozen text encoder's vector (float32);
+the vocabulary travels in the metadata (`conditioning`), so the runner maps a task name or an instruction
+to that input as PyTorch does (`ExportedModel.condition_input`). A robot computer then needs only
 onnxruntime (or libtorch) and the file: the spec, noise sizes and the execution settings (history length,
 chunk size, receding horizon or temporal ensemble, n_action_steps, m, the noise shape and its held
 channels: `protege.controller.ExecutionSettings`) travel in the file's metadata (`protege.json`), so
 `protege deploy` executes the file exactly as `protege eval` executes the checkpoint.
 
 Parity: the same observations and the same noise go through PyTorch and the exported model; the report
-gives the largest absolute difference over all action values.
+gives the largest absolute difference over all action values. A conditioned policy is checked on every
+task of its vocabulary (each sample once per task, conditioned as `condition_input(task=...)` gives),
+and the report gives the largest difference per task too.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import json
 import math
 import os
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,7 @@ from protege.checkpoint import encoder_record
 from protege.deploy.exported import META_KEY, NOISE_NORMAL, NOISE_UNIFORM, load_exported
 from protege.deploy.noise import NoiseFeed
 from protege.errors import ProtegeError, bad_input
+from protege.vocabulary import CONDITION_KEY, condition_dtype
 
 FORMATS = ("onnx", "torchscript")
 
@@ -69,6 +76,10 @@ class ExportReport:
     """Largest change of PyTorch's own output when every input moves by one float32 ulp: how strongly the
     head amplifies rounding. An export difference of this order is rounding, not a wrong graph."""
     size_bytes: int
+    condition: str | None = None
+    """What the graph is conditioned on ("task", "instruction", "embedding"), None for a single-task policy."""
+    per_task_max_abs_diff: dict[str, float] = field(default_factory=dict)
+    """A conditioned policy: the largest |PyTorch - export| with each task's condition, env units."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +94,8 @@ def _sample_obs(policy: nn.Module, rng: np.random.Generator) -> dict[str, np.nda
     scale = policy.obs_normalizer.scale.numpy()
     cameras = set(getattr(policy, "camera_keys", []))
     for k in policy.obs_keys:
+        if k == CONDITION_KEY:  # not an observation: see `_conditions`
+            continue
         shape = policy.spec.observation[k].shape
         if k in cameras:
             out[k] = rng.integers(0, 256, (1, policy.n_obs, *shape), dtype=np.uint8)
@@ -95,6 +108,25 @@ def _sample_obs(policy: nn.Module, rng: np.random.Generator) -> dict[str, np.nda
     return out
 
 
+def _conditions(policy: nn.Module) -> dict[str, np.ndarray]:
+    """Task name -> the condition input (1, n_obs, ...) a conditioned policy reads for it (every task of its
+    vocabulary, as `condition_input(task=...)` gives it); {} for a single-task policy."""
+    if getattr(policy, "conditioning", None) is None:
+        return {}
+    out = {}
+    for task in policy.conditioning.tasks:
+        one = policy.condition_input(task=task, who="export").array.astype(condition_dtype(policy.conditioning))
+        out[task] = np.broadcast_to(one, (1, policy.n_obs, *one.shape)).copy()
+    return out
+
+
+def _with_condition(policy: nn.Module, obs: dict[str, np.ndarray],
+                    condition: np.ndarray | None) -> dict[str, np.ndarray]:
+    """obs plus the condition, in the policy's input order (the graph's)."""
+    full = {**obs, CONDITION_KEY: condition} if condition is not None else obs
+    return {k: full[k] for k in policy.obs_keys}
+
+
 def _nudge(x: torch.Tensor) -> torch.Tensor:
     """Every value one float32 ulp up; camera frames (integers) are left as they are."""
     if not x.is_floating_point():
@@ -104,10 +136,14 @@ def _nudge(x: torch.Tensor) -> torch.Tensor:
 
 def metadata(policy: nn.Module, n_normal: int, n_uniform: int, fmt: str) -> dict[str, Any]:
     cfg = getattr(policy, "checkpoint_config", {})
+    conditioning = getattr(policy, "conditioning", None)
+    dtypes = {k: "uint8" if k in getattr(policy, "camera_keys", []) else "float32" for k in policy.obs_keys}
+    if conditioning is not None:
+        dtypes[CONDITION_KEY] = condition_dtype(conditioning)
     return {"format": f"protege-{fmt}", "protege_version": __version__, "policy": policy.name,
             "spec": policy.spec.to_dict(), "obs_keys": list(policy.obs_keys), "n_obs": policy.n_obs,
-            "obs_dtypes": {k: "uint8" if k in getattr(policy, "camera_keys", []) else "float32"
-                           for k in policy.obs_keys},
+            "obs_dtypes": dtypes,
+            **({"conditioning": asdict(conditioning)} if conditioning is not None else {}),
             "encoder": cfg.get("encoder") or (encoder_record(policy) if getattr(policy, "encoder_config", None)
                                               else None),
             "horizon": policy.horizon, "noise": {NOISE_NORMAL: n_normal, NOISE_UNIFORM: n_uniform},
@@ -127,7 +163,9 @@ def export_policy(policy: nn.Module, out: str | Path, fmt: str = "onnx", parity_
     policy = policy.eval()
     policy.reset()
     rng = np.random.default_rng(seed)
-    example = {k: torch.from_numpy(v) for k, v in _sample_obs(policy, rng).items()}
+    conditions = _conditions(policy)  # task -> condition input; {} for a single-task policy
+    first = next(iter(conditions.values()), None)
+    example = {k: torch.from_numpy(v) for k, v in _with_condition(policy, _sample_obs(policy, rng), first).items()}
     with torch.no_grad(), NoiseFeed() as count:  # dry run: how much noise one call draws
         policy.predict_chunk(example)
     settings = policy.execution_settings()
@@ -167,16 +205,25 @@ def export_policy(policy: nn.Module, out: str | Path, fmt: str = "onnx", parity_
     # --- parity: same observations and noise through both ---------------------------------------
     runner = load_exported(out)
     worst = floor = 0.0
+    per_task = {task: 0.0 for task in conditions}
     for _ in range(parity_samples):
-        obs = _sample_obs(policy, rng)
+        plain = _sample_obs(policy, rng)
         noise = noise_inputs(rng)
-        inputs = [torch.from_numpy(v) for v in obs.values()] + [torch.from_numpy(n) for n in noise]
-        with torch.no_grad():
-            ref = graph(*inputs).numpy()
-            nudged = graph(*(_nudge(x) for x in inputs)).numpy()
-        got = runner.run(obs, noise)
-        worst = max(worst, float(np.max(np.abs(ref - got))))
-        floor = max(floor, float(np.max(np.abs(ref - nudged))))
+        # a conditioned policy: the same observations and noise once with each task's condition
+        for task, condition in (conditions.items() if conditions else [(None, None)]):
+            obs = _with_condition(policy, plain, condition)
+            inputs = [torch.from_numpy(v) for v in obs.values()] + [torch.from_numpy(n) for n in noise]
+            with torch.no_grad():
+                ref = graph(*inputs).numpy()
+                nudged = graph(*(_nudge(x) for x in inputs)).numpy()
+            got = runner.run(obs, noise)
+            diff = float(np.max(np.abs(ref - got)))
+            worst = max(worst, diff)
+            floor = max(floor, float(np.max(np.abs(ref - nudged))))
+            if task is not None:
+                per_task[task] = max(per_task[task], diff)
+    conditioning = getattr(policy, "conditioning", None)
     return ExportReport(path=str(out), format=fmt, policy=policy.name, horizon=policy.horizon, n_obs=policy.n_obs,
                         noise_normal=count.n_normal, noise_uniform=count.n_uniform, parity_samples=parity_samples,
-                        max_abs_diff=worst, ulp_sensitivity=floor, size_bytes=out.stat().st_size)
+                        max_abs_diff=worst, ulp_sensitivity=floor, size_bytes=out.stat().st_size,
+                        condition=None if conditioning is None else conditioning.kind, per_task_max_abs_diff=per_task)

@@ -3,7 +3,10 @@
 A *predictor* maps the observation history (key -> (B, n_obs, ...) raw) and the noise of a sampling head
 to an action chunk (B, H, A) in env units, and states how the checkpoint executes (`settings`, from its
 config or the exported file's metadata): `TorchPredictor` runs a policy module, `ExportedPredictor` an
-ONNX/TorchScript file (no policy code needed). The `ChunkExecutor` runs the same `Controller` that
+ONNX/TorchScript file (no policy code needed). A task- or instruction-conditioned policy is told what to
+do when its predictor is built (`task=` or `instruction=`, mapped through the policy's vocabulary; an
+unknown task is refused there, in one line); the predictor adds that condition to every prediction, so
+the robot's observations stay the robot's. The `ChunkExecutor` runs the same `Controller` that
 `protege eval` runs (history, receding-horizon queue or temporal ensemble, noise and held draws):
 
 - synchronous (the default): exactly eval's actions; a step that needs a new chunk waits for it;
@@ -27,10 +30,12 @@ import numpy as np
 
 from protege.controller import Controller, ExecutionSettings, Normal, observation_array, seeded_normal
 from protege.errors import ProtegeError
+from protege.vocabulary import CONDITION_KEY, ConditionInput
 
 
 class Predictor(Protocol):
     obs_keys: list[str]
+    """The robot's observation keys the predictor reads (never the condition, which it adds itself)."""
     settings: ExecutionSettings
     normal: Normal | None
     name: str
@@ -39,41 +44,57 @@ class Predictor(Protocol):
         """key -> (B, n_obs, ...) raw, noise (B, *noise_shape) or None  ->  (B, H, A) env units."""
 
 
+def _with_condition(history: dict[str, np.ndarray], condition: ConditionInput | None) -> dict[str, np.ndarray]:
+    """history key -> (B, n_obs, ...) plus the episode's condition repeated over batch and history, as the
+    controller would have stacked it (ids as float32, exact; the graph or the policy casts them back)."""
+    if condition is None:
+        return history
+    b, n = next(iter(history.values())).shape[:2]
+    one = observation_array(condition.array)
+    return {**history, CONDITION_KEY: np.broadcast_to(one, (b, n, *one.shape)).copy()}
+
+
 class TorchPredictor:
     """A policy module (e.g. from `load_checkpoint`) as a predictor; `threads` caps torch's CPU threads;
     sampling heads draw their noise from `seed` (torch's generator: the numbers eval draws for an episode
-    with that seed)."""
+    with that seed). task / instruction: what a conditioned policy is asked to do (ignored by a single-task
+    policy; a conditioned one given neither is refused in one line)."""
 
-    def __init__(self, policy: Any, threads: int = 1, seed: int = 0):
+    def __init__(self, policy: Any, threads: int = 1, seed: int = 0, task: str | None = None,
+                 instruction: str | None = None):
         import torch
 
         torch.set_num_threads(threads)
         self._torch = torch
         self.policy = policy.eval()
-        self.obs_keys = list(policy.obs_keys)
+        self.condition: ConditionInput | None = policy.condition_input(task, instruction, who=f"policy {policy.name}")
+        self.obs_keys = [k for k in policy.obs_keys if k != CONDITION_KEY]
         self.settings: ExecutionSettings = policy.execution_settings()
         self.normal = seeded_normal(seed)
         self.name = f"torch:{policy.name}"
 
     def predict(self, history: dict[str, np.ndarray], noise: np.ndarray | None) -> np.ndarray:
         with self._torch.inference_mode():
-            return self.policy.predict_numpy(history, noise)
+            return self.policy.predict_numpy(_with_condition(history, self.condition), noise)
 
 
 class ExportedPredictor:
-    """An exported file (`protege export`) as a predictor; sampling heads get their noise from `seed`."""
+    """An exported file (`protege export`) as a predictor; sampling heads get their noise from `seed`.
+    task / instruction: what a conditioned export is asked to do, mapped through the vocabulary in the file
+    (ignored by a single-task export; a conditioned one given neither is refused in one line)."""
 
-    def __init__(self, model: Any, seed: int = 0):
+    def __init__(self, model: Any, seed: int = 0, task: str | None = None, instruction: str | None = None):
         self.model = model
         meta = model.meta
-        self.obs_keys = list(meta["obs_keys"])
+        self.condition: ConditionInput | None = model.condition_input(task, instruction)
+        self.obs_keys = model.observation_keys
         self.settings = ExecutionSettings.from_dict(meta.get("execution"), model.path)
         self.normal = seeded_normal(seed)
         self.name = f"{model.kind}:{meta['policy']}"
 
     def predict(self, history: dict[str, np.ndarray], noise: np.ndarray | None) -> np.ndarray:
         flat = [] if noise is None else [np.ascontiguousarray(noise, np.float32).reshape(-1)]
-        return self.model.run(history, flat)
+        return self.model.run(_with_condition(history, self.condition), flat)
 
 
 class ChunkExecutor:

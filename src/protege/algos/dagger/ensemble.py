@@ -3,7 +3,9 @@
 An ensemble acts with the mean of its members' actions and exposes every member's action, whose spread is
 the novelty signal of the EnsembleDAgger and ThriftyDAgger gates. Members differ by seed (initialisation,
 validation split and batch order). K = 1 is a plain policy: its checkpoint folder is the round folder
-itself, so `protege eval --checkpoint RUN/rounds/round_003` works on it directly.
+itself, so `protege eval --checkpoint RUN/rounds/round_003` works on it directly. A task- or
+instruction-conditioned learner (a run started from a multi-task checkpoint, `--init`) is told its task
+once (`task`) and adds that condition to every observation, as `PolicyActor` does.
 """
 
 from __future__ import annotations
@@ -17,23 +19,38 @@ import torch
 from protege.algos.bc import TrainConfig, TrainResult, train_bc
 from protege.actor import Observation
 from protege.checkpoint import load_checkpoint
+from protege.policies.encoders.conditioning import CONDITION_KEY
 from protege.data.episode import Episode
 from protege.data.native import Dataset
 from protege.policies import PolicyBase
+from protege.errors import ProtegeError
 from protege.progress import Progress
 
 
 class Learner:
-    """K policies acting as one Actor (mean action); `act_all` gives every member's action."""
+    """K policies acting as one Actor (mean action); `act_all` gives every member's action.
+    task: what conditioned members are asked to do (a trained task name; unknown: refused in one line);
+    unconditioned members ignore it."""
 
-    def __init__(self, policies: list[PolicyBase], paths: list[str] | None = None):
+    def __init__(self, policies: list[PolicyBase], paths: list[str] | None = None, task: str | None = None):
         self.policies = [p.eval() for p in policies]
         self.paths = paths or []
+        self.task = task
         self.name = f"learner:{policies[0].name}x{len(policies)}"
+        self._conditions = [p.condition_input(task=task, who=f"learner {path}") if task is not None else None
+                            for p, path in zip(self.policies, self.paths or [p.name for p in self.policies])]
+        for p, c in zip(self.policies, self._conditions):
+            if p.conditioning is not None and c is None:
+                raise ProtegeError(f"learner: expected the task a conditioned policy is to do (one of "
+                                   f"{', '.join(p.conditioning.tasks)}), found none")
 
     @classmethod
-    def load(cls, paths: list[str | Path]) -> "Learner":
-        return cls([load_checkpoint(p) for p in paths], [str(p) for p in paths])
+    def load(cls, paths: list[str | Path], task: str | None = None) -> "Learner":
+        return cls([load_checkpoint(p) for p in paths], [str(p) for p in paths], task)
+
+    def _observe(self, i: int, obs: Observation) -> Observation:
+        c = self._conditions[i]
+        return obs if c is None else {**obs, CONDITION_KEY: c.array}
 
     @property
     def size(self) -> int:
@@ -47,8 +64,9 @@ class Learner:
     def act_all(self, obs: Observation) -> np.ndarray:
         """obs key -> (...) raw  ->  (K, A) env units, one action per member (each keeps its own history)."""
         out = []
-        for p in self.policies:
-            batch = {k: torch.as_tensor(np.asarray(obs[k]), dtype=torch.float32)[None] for k in p.obs_keys}
+        for i, p in enumerate(self.policies):
+            seen = self._observe(i, obs)
+            batch = {k: torch.as_tensor(np.asarray(seen[k]), dtype=torch.float32)[None] for k in p.obs_keys}
             out.append(p.select_action(batch)[0].numpy())
         return np.stack(out)
 
@@ -62,21 +80,26 @@ class Learner:
         Policies with an observation history see the current observation repeated, as at an episode start.
         """
         out = []
-        for p in self.policies:
-            batch = {k: torch.as_tensor(np.asarray(obs[k]), dtype=torch.float32)[:, None].expand(
-                -1, p.n_obs, *np.asarray(obs[k]).shape[1:]) for k in p.obs_keys}
+        n = len(next(iter(obs.values())))
+        for i, p in enumerate(self.policies):
+            c = self._conditions[i]
+            seen = obs if c is None else {**obs, CONDITION_KEY: np.broadcast_to(c.array, (n, *c.array.shape))}
+            batch = {k: torch.as_tensor(np.asarray(seen[k]), dtype=torch.float32)[:, None].expand(
+                -1, p.n_obs, *np.asarray(seen[k]).shape[1:]) for k in p.obs_keys}
             out.append(p.predict_chunk(batch)[:, 0].numpy())
         return np.stack(out)
 
 
 class LearnerFactory:
-    """A picklable factory (for evaluation worker processes) that loads a Learner from checkpoint folders."""
+    """A picklable factory (for evaluation worker processes) that loads a Learner from checkpoint folders
+    (conditioned on `task` where they are)."""
 
-    def __init__(self, paths: list[str | Path]):
+    def __init__(self, paths: list[str | Path], task: str | None = None):
         self.paths = [str(p) for p in paths]
+        self.task = task
 
     def __call__(self) -> Learner:
-        return Learner.load(self.paths)
+        return Learner.load(self.paths, self.task)
 
 
 def member_paths(out: str | Path, size: int) -> list[Path]:
@@ -88,11 +111,12 @@ def train_learner(dataset: Dataset, policy_name: str, policy_config: Any, config
                   out: str | Path, init: Learner | None = None,
                   sample_weights: Callable[[Episode], np.ndarray] | None = None,
                   progress: Progress | None = None, extra: dict[str, Any] | None = None,
-                  encoder: Any = None) -> tuple[Learner, list[TrainResult]]:
+                  encoder: Any = None, task: str | None = None) -> tuple[Learner, list[TrainResult]]:
     """Train `size` members with `train_bc` (member i uses seed config.seed + 1000 i), one checkpoint each.
 
     init: warm start member i from `init`'s member i (same head and size), else from scratch.
-    encoder: the image encoder's config (`EncoderConfig`) for datasets with cameras; None = the default.
+    encoder: the image encoder's config (`EncoderConfig`) for datasets with cameras; None = init's, else the
+    default. task: what conditioned members are asked to do when they act (see `Learner`).
     """
     import dataclasses
 
@@ -103,4 +127,4 @@ def train_learner(dataset: Dataset, policy_name: str, policy_config: Any, config
         results.append(train_bc(dataset, policy_name, policy_config, cfg, out=path, progress=progress,
                                 extra={**(extra or {}), "member": i, "ensemble_size": size},
                                 init_policy=start, sample_weights=sample_weights, encoder=encoder))
-    return Learner([r.policy for r in results], [str(p) for p in paths]), results
+    return Learner([r.policy for r in results], [str(p) for p in paths], task), results

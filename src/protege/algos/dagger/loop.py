@@ -8,6 +8,13 @@
 The expert's cost is the point: every round's record counts expert labels asked, interventions (runs of
 taken-over steps), expert-controlled steps and context switches beside the success rate and its 95%
 Wilson interval. Everything is saved as it finishes and an interrupted run resumes (see `run_folder.py`).
+
+A run may start from a trained checkpoint (`init`): it is round 0's learner (copied into the run folder and
+evaluated, not retrained), and every later round warm-starts from the previous learner with the
+checkpoint's head, config and encoder. A task- or instruction-conditioned checkpoint acts on the run's
+task (one of its trained tasks, else refused in one line) and keeps its vocabulary: new episodes are tagged
+with that task and the instruction the checkpoint was trained with, so the improved policy still knows
+every task of its set (its other tasks stay in the aggregate when its dataset is given as `data`).
 Each episode runs whole in one place (the gate, the learner and the expert interact every step): in this
 process or on an executor's worker (--workers, --ray). A person as the expert is one person at one
 device: with one, collection stays in this process and several workers are refused.
@@ -16,11 +23,13 @@ device: with one, collection stays in this process and several workers are refus
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -62,7 +71,13 @@ class DaggerConfig:
     expert: str = "scripted"
     """The expert: 'scripted' (the task's own) or a checkpoint folder whose policy labels."""
     policy: str = "mlp"
-    """Policy head of the learner."""
+    """Policy head of the learner (with --init: the checkpoint's)."""
+    init: str | None = None
+    """Start from this checkpoint: it is round 0's learner (evaluated, not retrained) and later rounds
+    warm-start from it with its head, config and encoder (--policy and --encoder are not used). A task- or
+    instruction-conditioned checkpoint (one policy for a task set) acts on --task, which must be one of its
+    tasks, and keeps every task it knows; give its multi-task dataset as --data to keep them in the aggregate.
+    Gates dagger and hg (an ensemble gate needs members that differ)."""
     encoder: str = "small"
     """Image encoder of the learner for camera observations: "small", "resnet18" or "none" (ignore the
     cameras); unused when the task has none."""
@@ -129,6 +144,9 @@ class DaggerConfig:
                                f"found {self.max_control}")
         if self.iwr_weight <= 0:
             raise ProtegeError(f"--iwr-weight: expected > 0, found {self.iwr_weight}")
+        if self.init is not None and self.gate in ("ensemble", "thrifty"):
+            raise ProtegeError(f"--init: expected --gate dagger or hg (an ensemble gate's members must differ; "
+                               f"started from one checkpoint they would not), found --gate {self.gate}")
 
 
 @dataclass
@@ -185,7 +203,8 @@ def make_expert(config: DaggerConfig, task: Task) -> Actor:
         return task.make_expert()
     from protege.checkpoint import load_actor
 
-    return load_actor(config.expert, task.spec, f"task {task.name}")
+    # a conditioned checkpoint labels as the run's task (an unconditioned one ignores it)
+    return load_actor(config.expert, task.spec, f"task {task.name}", task=task.name)
 
 
 def collect_episode(task: Task, env: Any, learner: Learner, expert: Actor, gate: Gate, seed: int,
@@ -246,23 +265,62 @@ def collect_episode(task: Task, env: Any, learner: Learner, expert: Actor, gate:
                    intervened=np.asarray(intervened), info={"seed": int(seed), "task": task.name})
 
 
+def _tagger(tags: dict[str, str]) -> Callable[[Episode], Episode]:
+    """Episode -> the episode tagged for a conditioned learner: an untagged one (or one of this task without
+    an instruction) gets the run's task and the checkpoint's instruction for it; other tags stay as they are
+    (a multi-task dataset's other tasks, which the vocabulary check then accepts or refuses)."""
+    def tag(ep: Episode) -> Episode:
+        task = ep.info.get("task")
+        if not tags or (task and (task != tags["task"] or ep.info.get("instruction"))):
+            return ep
+        return dataclasses.replace(ep, info={**ep.info, **tags})
+
+    return tag
+
+
+def _check_init(init: str, task: Task) -> tuple[str, Any, str | None, dict[str, str]]:
+    """The checkpoint a run starts from, checked before the run folder is touched: its head, its config, the
+    task a conditioned checkpoint acts on (None: unconditioned) and the tags new episodes carry for it.
+    A misfit spec or a task the checkpoint was not trained on is refused in one line."""
+    from protege.checkpoint import load_checkpoint
+
+    policy = load_checkpoint(init)
+    check_compatible(policy.spec, task.spec, f"checkpoint {init}", f"task {task.name}")
+    if policy.conditioning is None:
+        return policy.name, policy.config, None, {}
+    policy.condition_input(task=task.name, who=f"--init {init}")
+    return policy.name, policy.config, task.name, {"task": task.name,
+                                                   "instruction": policy.conditioning.instructions[task.name]}
+
+
+def _copy_checkpoint(src: str, out: Path) -> None:
+    """Round 0's learner: checkpoint folder `src` copied to `out` by a rename (a copy an interrupted run
+    left is replaced)."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
 def _write_demonstrations(run: RunFolder, task: Task, config: DaggerConfig, expert: Actor, source: Dataset | None,
-                          stored: list[Episode], progress: Progress | None) -> None:
+                          stored: list[Episode], progress: Progress | None,
+                          tag: Callable[[Episode], Episode] = lambda ep: ep) -> None:
     """Round 0: copy --data (`source`, already checked), or record the expert; only what is not stored yet
-    (a resumed run)."""
+    (a resumed run). `tag`: how each episode is tagged for a conditioned learner (`_tagger`)."""
     have = [e for e in stored if episode_round(e) == 0]
     with DatasetWriter(run.data_dir, task.spec, task=task.name, append=True,
                        provenance={"dagger_run": str(run.root)}) as writer:
         if source is not None:
             for ep in source.episodes[len(have):]:
-                writer.add(with_round(ep, 0))
+                writer.add(with_round(tag(ep), 0))
             return
         done = {int(e.info.get("seed", -1)) for e in have}
         seeds = [s for s in record_seeds(config.seed, config.demos) if s not in done]
         if seeds:
             run_episodes(task, lambda: expert, seeds, keep_episodes=True, progress=progress,
                          desc=f"demonstrations {task.name}", source=SOURCE_EXPERT,
-                         on_result=lambda r: writer.add(with_round(r.episode, 0)))
+                         on_result=lambda r: writer.add(with_round(tag(r.episode), 0)))
 
 
 def _train_seed(config: DaggerConfig, train: TrainConfig, round_index: int) -> TrainConfig:
@@ -276,6 +334,7 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
 
     data: a dataset of initial demonstrations (round 0) instead of recording `config.demos` from the expert.
     expert: any Actor (or a `Supervisor` for hg) instead of `config.expert`.
+    With `config.init`, round 0's learner is that checkpoint and `policy_config` is not used (module docstring).
     gate: a ready-made gate instead of the one `config` describes.
     """
     train = train or TrainConfig()
@@ -288,6 +347,12 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
     cfg_dict = {**dataclasses.asdict(config), "data": None if data is None else str(data),
                 "train": dataclasses.asdict(train), "policy_config": None if policy_config is None
                 else dataclasses.asdict(policy_config) if dataclasses.is_dataclass(policy_config) else policy_config}
+    policy_name, cond_task, tags = config.policy, None, {}
+    encoder: EncoderConfig | None = EncoderConfig(config.encoder)
+    if config.init is not None:  # round 0's learner is the checkpoint; later rounds keep its head and encoder
+        policy_name, policy_config, cond_task, tags = _check_init(config.init, task)
+        encoder = None
+    tag = _tagger(tags)
     source = None
     if data is not None:  # checked before the run folder is touched: a refused --data leaves nothing behind
         source = load_any(data)  # every format `train` reads: native, seed .npz, LeRobot, robomimic, Minari
@@ -296,7 +361,7 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
     records = run.records()
     stored = run.episodes()
     if not records:
-        _write_demonstrations(run, task, config, acting_expert, source, stored, progress)
+        _write_demonstrations(run, task, config, acting_expert, source, stored, progress, tag)
         stored = run.episodes()
     weights = iwr_weights(config.iwr_weight)
     learner: Learner | None = None
@@ -310,16 +375,23 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
             start = time.perf_counter()
             if r > 0:
                 if learner is None:  # resuming: the learner of the last finished round
-                    learner = Learner.load(next(rec for rec in records if rec["round"] == r - 1)["checkpoints"])
+                    learner = Learner.load(next(rec for rec in records if rec["round"] == r - 1)["checkpoints"],
+                                           cond_task)
                 gate.start_round(r, learner, stored)
-                _collect_round(run, task, config, learner, acting_expert, gate, r, stored, progress, executor)
+                _collect_round(run, task, config, learner, acting_expert, gate, r, stored, progress, executor, tag)
                 stored = run.episodes()
-            view = training_view([e for e in stored if episode_round(e) <= r], task.spec, task.name, run.data_dir)
-            learner, _ = train_learner(view, config.policy, policy_config, _train_seed(config, train, r), size,
-                                       run.round_dir(r), init=learner if config.warm_start else None,
-                                       sample_weights=weights, progress=progress, encoder=EncoderConfig(config.encoder),
-                                       extra={"dagger": {"round": r, "gate": config.gate, "run": str(run.root)}})
-            ev = evaluate(task, LearnerFactory(learner.paths), config.eval_episodes, config.seed,
+            if r == 0 and config.init is not None:  # the checkpoint itself, copied into the run folder
+                _copy_checkpoint(config.init, run.round_dir(0))
+                learner = Learner.load([run.round_dir(0)], cond_task)
+            else:
+                view = training_view([e for e in stored if episode_round(e) <= r], task.spec, task.name, run.data_dir)
+                warm = config.warm_start or config.init is not None
+                learner, _ = train_learner(view, policy_name, policy_config, _train_seed(config, train, r), size,
+                                           run.round_dir(r), init=learner if warm else None,
+                                           sample_weights=weights, progress=progress, encoder=encoder,
+                                           extra={"dagger": {"round": r, "gate": config.gate, "run": str(run.root)}},
+                                           task=cond_task)
+            ev = evaluate(task, LearnerFactory(learner.paths, cond_task), config.eval_episodes, config.seed,
                           workers=config.workers, progress=progress, executor=executor)
             record = _record(r, stored, gate if r > 0 else None, ev.summary, learner, time.perf_counter() - start)
             run.save_record(record)
@@ -329,7 +401,7 @@ def run_dagger(config: DaggerConfig, out: str | Path, data: str | Path | None = 
         rounds_bar.close()
         executor.close()
     if learner is None:  # every round was already finished
-        learner = Learner.load(max(records, key=lambda rec: rec["round"])["checkpoints"])
+        learner = Learner.load(max(records, key=lambda rec: rec["round"])["checkpoints"], cond_task)
     return DaggerResult(records=records, learner=learner, path=run.root, episodes=stored)
 
 
@@ -360,7 +432,8 @@ class CollectJob:
 
 
 def _collect_round(run: RunFolder, task: Task, config: DaggerConfig, learner: Learner, expert: Actor, gate: Gate,
-                   r: int, stored: list[Episode], progress: Progress | None, executor: Executor) -> None:
+                   r: int, stored: list[Episode], progress: Progress | None, executor: Executor,
+                   tag: Callable[[Episode], Episode] = lambda ep: ep) -> None:
     seeds = round_seeds(config.seed, r, config.episodes_per_round)
     env = task.make_env()
     try:
@@ -375,7 +448,7 @@ def _collect_round(run: RunFolder, task: Task, config: DaggerConfig, learner: Le
         with DatasetWriter(run.data_dir, task.spec, task=task.name, append=True) as writer:
             def store(seed: int, ep: Episode) -> None:  # here, once per seed, in seed order
                 nonlocal labels
-                writer.add(with_round(ep, r))
+                writer.add(with_round(tag(ep), r))
                 labels += ep.num_labels
                 pbar.update(1, labels=labels, **({"rerun": len(executor.retried)} if executor.retried else {}))
 
