@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import itertools
 import math
 import re
 import time
@@ -24,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from protege.algos import train_state
 from protege.checkpoint import save_checkpoint
 from protege.data.episode import Episode
 from protege.data.loader import Prefetcher
@@ -194,7 +196,8 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
              progress: Progress | None = None, extra: dict[str, Any] | None = None,
              init_policy: PolicyBase | None = None,
              sample_weights: Callable[[Episode], np.ndarray] | None = None,
-             encoder: EncoderConfig | None = None, conditioning: ConditioningConfig | None = None) -> TrainResult:
+             encoder: EncoderConfig | None = None, conditioning: ConditioningConfig | None = None,
+             resume: bool = False, save_state: bool = False) -> TrainResult:
     """Train a policy by behavioural cloning on `dataset`; write the best-validation checkpoint to `out`.
 
     The checkpoint is rewritten each time validation improves, so an interrupted run keeps its best so far.
@@ -207,6 +210,12 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     conditioning: condition the policy on each episode's task name or instruction (`info["task"]`,
         `info["instruction"]`); the vocabulary is taken from the whole dataset and stored in the checkpoint.
         None = init_policy's conditioning, else unconditioned.
+    save_state: write the whole training state (weights, optimiser, scheduler, EMA, step, random states) to
+        `<out>/train_state/` at every validation point (`algos/train_state.py`); a state left there by an
+        earlier run is removed first.
+    resume: continue from the training state in `out` when there is one (an interrupted run, which must have
+        had the same settings), else start at step 0; implies save_state. The resumed run takes the same
+        steps as one that was never interrupted.
 
     With several tasks in the validation episodes, the history records a validation loss per task
     (`val_loss/<task>`) and the overall one is their step-weighted mean.
@@ -214,6 +223,10 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     config = config or TrainConfig()
     rank, rank_device = ddp.setup(config.device)  # one of several ranks under torchrun, else one process
     micro_batch = ddp.check_batch(config.batch_size, config.grad_accum, rank)
+    keep_state = resume or save_state  # every rank takes part in writing it (their random states)
+    if keep_state and out is None:
+        raise bad_input("train_bc", "out", "the checkpoint folder the training state is kept in (resume/save_state)",
+                        "None")
     if not rank.is_main:  # rank 0 alone validates, writes the checkpoint and reports
         out, progress = None, None
     threads = set_threads(ddp.rank_threads(config.threads, rank))  # a float sum split over other thread counts trains another network
@@ -291,9 +304,22 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     best_val, best_step, best_state = math.inf, -1, None
     history: list[dict[str, float]] = []
+    # --- resume: an interrupted run's whole state at its last validation point (algos/train_state.py) ---
+    run_settings = train_state.settings(policy_name, policy, config, rank.world_size,
+                                        {"train_samples": len(train_data), "val_episodes": n_val_eps})
+    start_step = 0
+    if keep_state and out is not None and not resume:
+        train_state.remove(out)  # a fresh run never resumes a state an earlier run left in its folder
+    resumed = train_state.resume(out, rank, device, run_settings, policy, opt, sched, scaler) if resume else None
+    if resumed is not None:
+        start_step, history = resumed["step"], resumed["history"]
+        best_state, best_val, best_step = resumed["best_state"], resumed["best_val"], resumed["best_step"]
     pbar = bar(progress, f"train {policy_name}", config.steps, unit="step")
     start = time.perf_counter()
     reported = 0  # steps already shown on the progress bar
+    if start_step:  # a resumed run's bar starts where the interrupted one stopped
+        pbar.update(start_step)
+        reported = start_step
     n_train = len(train_data)
     # indices are drawn here, on this thread, in step order: the same batches as drawing them in the loop
     if config.balance_tasks or config.task_weights:  # each task drawn equally often (times its weight)
@@ -302,12 +328,13 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                  for _ in range(config.steps))
     else:
         draws = (torch.randint(n_train, (config.batch_size,), generator=gen) for _ in range(config.steps))
+    draws = itertools.islice(draws, start_step, None)  # resumed: the steps already taken, drawn and dropped
     draws = ddp.shard(draws, config.grad_accum, rank)  # this rank's micro-batches of each step's global draw
     loader = _batches(train_data, draws, device, config)
     val_wait = 0.0
     policy.train()
     try:
-        for step in range(config.steps):
+        for step in range(start_step, config.steps):
             # --- forward / loss / step ----------------------------------------------------------
             opt.zero_grad(set_to_none=True)
             losses = []
@@ -363,12 +390,15 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                         save_checkpoint(policy, out, {**ckpt_extra, "best_val_loss": best_val, "best_step": best_step,
                                                       **per})
                         policy.train()
+                if keep_state:  # after the checkpoint: a kill leaves a state no newer than the checkpoint
+                    train_state.save_point(out, rank, device, step + 1, run_settings, policy, opt, sched, scaler,
+                                           (best_state, best_val, best_step), history)
             if (step + 1) % 50 == 0 or last:
                 elapsed = time.perf_counter() - start
                 shown = {"data_wait": f"{(loader.wait_seconds + val_wait) / max(elapsed, 1e-9):.0%}"} \
                     if train_data.has_images else {}
                 pbar.update(step + 1 - reported, loss=float(loss.detach()), val=best_val,
-                            samples_per_s=(step + 1) * config.batch_size / max(elapsed, 1e-9), **shown)
+                            samples_per_s=(step + 1 - start_step) * config.batch_size / max(elapsed, 1e-9), **shown)
                 reported = step + 1
     except Exception as e:
         if rank.distributed:  # one line naming the rank and the step, on every rank that fails
@@ -387,6 +417,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
         policy.load_state_dict(best_state)
     policy.eval()
     return TrainResult(policy=policy, best_val_loss=best_val, best_step=best_step, history=history,
-                       samples_per_second=config.steps * config.batch_size / max(wall, 1e-9), wall_seconds=wall,
+                       samples_per_second=(config.steps - start_step) * config.batch_size / max(wall, 1e-9),
+                       wall_seconds=wall,
                        data_wait_fraction=(loader.wait_seconds + val_wait) / max(wall, 1e-9), device=str(device),
                        precision=precision)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import tyro
 
+from protege.algos import train_state
 from protege.algos.bc import TrainConfig, train_bc
 from protege.commands._common import check_writable_dir, say
 from protege.distributed import ddp
@@ -51,7 +52,12 @@ class Args:
     with one GPU each), launched as torchrun launches them; 1 = this process. Several machines: torchrun
     (README, "More than one process")."""
     max_restarts: int = 0
-    """--nproc: restart every rank this many times after one fails (each restart trains from the start)."""
+    """--nproc: restart every rank this many times after one fails; a restart continues from the last
+    validation point (the training state is kept in --out, as with --resume)."""
+    resume: bool = False
+    """Continue an interrupted run from the training state in --out (weights, optimiser, scheduler, EMA,
+    step and random states, written at every validation point while this flag is given), taking the steps
+    an uninterrupted run would; without a state there, start at step 0. Needs the interrupted run's settings."""
     condition: str = "none"
     """Condition one policy on many tasks: "task" (a learned embedding per task name), "instruction" (a
     learned embedding of the instruction's words, no pretrained weights) or "embedding" (your frozen text
@@ -88,10 +94,10 @@ def _policy_from_argv(argv: list[str]) -> str:
     return "mlp"
 
 
-def check_out(out: Path, overwrite: bool) -> None:
+def check_out(out: Path, overwrite: bool, resume: bool = False) -> None:
     """Refuse, before any training, an --out that training would destroy or could not write: a dataset
-    (never), an existing checkpoint (unless --overwrite), a folder holding anything else, a file, or a
-    path that cannot be written."""
+    (never), an existing checkpoint (unless --overwrite, or --resume to continue it), a folder holding
+    anything else, a file, or a path that cannot be written."""
     if out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):  # hidden: leftovers of a save
         try:
             fmt = detect_format(out)
@@ -100,10 +106,10 @@ def check_out(out: Path, overwrite: bool) -> None:
         if fmt is not None:
             raise ProtegeError(f"--out {out}: expected a checkpoint folder, found a {fmt} dataset "
                                f"(it is never replaced; choose another --out)")
-        if (out / "config.json").exists() or (out / "model.safetensors").exists():
-            if not overwrite:
+        if any(p.exists() for p in (out / "config.json", out / "model.safetensors", train_state.state_dir(out))):
+            if not overwrite and not resume:
                 raise ProtegeError(f"--out {out}: expected a new folder, found an existing checkpoint "
-                                   f"(pass --overwrite to replace it)")
+                                   f"(pass --overwrite to replace it, or --resume to continue its run)")
         else:
             listing = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))[:5]
             raise ProtegeError(f"--out {out}: expected a new or empty folder or a checkpoint, found entries {listing}")
@@ -123,14 +129,19 @@ def training_keys(data: Path, chosen: list[str] | None) -> list[str] | None:
 
 
 def run(args: Any) -> int:
+    if args.resume and args.overwrite:
+        raise ProtegeError("--resume and --overwrite: expected one of them (--resume continues the run in --out, "
+                           "--overwrite replaces it), found both")
     if args.nproc > 1 and not ddp.under_launcher():  # become N ranks (torch's elastic launcher, as torchrun)
-        check_out(args.out, args.overwrite)
+        check_out(args.out, args.overwrite, args.resume)
         launch(run, args.nproc, plain_args(args), max_restarts=args.max_restarts)
         return 0
     if ddp.env_rank() != 0:  # the other ranks train silently: rank 0 reports and writes --out
         sys.stdout = open(os.devnull, "w")
-    elif restart_count() == 0:  # a group restarted after a failure replaces the checkpoint it wrote itself
-        check_out(args.out, args.overwrite)
+    elif restart_count() == 0:  # a group restarted after a failure continues the checkpoint it wrote itself
+        check_out(args.out, args.overwrite, args.resume)
+    resume = args.resume or restart_count() > 0  # the launcher's restarts continue from the last validation point
+    save_state = resume or args.max_restarts > 0
     # checked before the dataset is read: a typo fails at once
     encoder = EncoderConfig(name=args.encoder, crop=args.encoder_crop, color_jitter=args.encoder_color_jitter,
                             feature_dim=args.encoder_feature_dim, share_cameras=args.encoder_share_cameras)
@@ -140,8 +151,10 @@ def run(args: Any) -> int:
     dataset = load_any(args.data, obs_keys=training_keys(args.data, args.obs_keys))
     policy_config = getattr(args, args.policy, None)
     say(f"training {args.policy} on {len(dataset)} episodes ({dataset.num_steps} steps) from {args.data}")
+    if resume and train_state.saved_step(args.out) is not None:
+        say(f"resuming at step {train_state.saved_step(args.out)} from {train_state.state_dir(args.out)}")
     result = train_bc(dataset, args.policy, policy_config, args.train, out=args.out, progress=TqdmProgress(),
-                      encoder=encoder, conditioning=conditioning)
+                      encoder=encoder, conditioning=conditioning, resume=resume, save_state=save_state)
     wait = f", {result.data_wait_fraction:.0%} of the time waiting for data" if result.data_wait_fraction >= 0.005 else ""
     say(f"best validation loss {result.best_val_loss:.5f} at step {result.best_step}; "
         f"{result.samples_per_second:,.0f} samples/s on {result.device} ({result.precision}{wait}); checkpoint in {args.out}")

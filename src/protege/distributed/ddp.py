@@ -217,6 +217,18 @@ def from_rank0(obj: Any, ctx: RankContext) -> Any:
     return box[0]
 
 
+def gather(obj: Any, ctx: RankContext) -> list[Any]:
+    """Every rank's `obj`, in rank order, on every rank (every rank must call it at the same point), e.g.
+    each rank's random state for the training state rank 0 writes."""
+    if not ctx.distributed:
+        return [obj]
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def rank_failure(ctx: RankContext, step: int, e: BaseException) -> ProtegeError:
     """The one line a failing rank ends with: which rank, at which step, what went wrong."""
     msg = str(e).strip().splitlines()[0] if str(e).strip() else "(no message)"

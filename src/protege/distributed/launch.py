@@ -54,7 +54,9 @@ def launch(fn: Callable[..., Any], nproc: int, *args: Any, max_restarts: int = 0
     """Run `fn(*args)` on `nproc` local ranks (rendezvous on localhost, a free port); {rank: return value}.
 
     fn: a module-level function (the ranks are spawned processes that import it); its arguments must pickle.
-    max_restarts: restart all ranks this many times after a failure (each restart starts `fn` afresh).
+    max_restarts: restart all ranks this many times after a failure. Each restart calls `fn` afresh; to continue
+        rather than start over, `fn` passes `train_bc(..., save_state=True, resume=restart_count() > 0)`, as
+        `protege train --nproc N --max-restarts K` does.
     """
     if nproc < 1:
         raise ProtegeError(f"--nproc: expected >= 1, found {nproc}")
