@@ -37,7 +37,7 @@ def data_dir(tmp_path, make_episode):
 
 
 def _rank_train(data_dir: str, out: str, log: str, grad_accum: int, fail_at: int) -> dict:
-    """One rank: train, logging every checkpoint write (rank, path) to `log`."""
+    """One rank: train, logging every checkpoint and history write (rank) to `log`."""
     import torch.distributed as dist
 
     import protege.algos.bc as bc
@@ -50,6 +50,14 @@ def _rank_train(data_dir: str, out: str, log: str, grad_accum: int, fail_at: int
         return save(policy, path, extra)
 
     bc.save_checkpoint = logged_save
+    write = bc.write_json
+
+    def logged_write(path, obj):
+        with open(log, "a") as f:
+            f.write(f"{dist.get_rank()}\n")
+        return write(path, obj)
+
+    bc.write_json = logged_write
     if fail_at:  # rank 1 raises in its forward pass at step `fail_at`
         calls = {"n": 0}
         original = bc.ddp.loss_function
@@ -91,7 +99,8 @@ def test_two_gloo_ranks_train_as_one_process_at_the_same_effective_batch(tmp_pat
     _assert_close(results[0], single)
     _assert_close(results[1], single)  # every rank returns rank 0's best weights and history
     writes = log.read_text().split()
-    assert writes and set(writes) == {"0"}  # rank 0 alone wrote the checkpoint
+    assert writes and set(writes) == {"0"}  # rank 0 alone wrote the checkpoint and history.json
+    assert json.loads((tmp_path / "two" / "history.json").read_text()) == results[0]["history"]
     cfg = json.loads((tmp_path / "two" / "config.json").read_text())
     assert (cfg["train"]["effective_batch_size"], cfg["train"]["micro_batch_size"], cfg["train"]["world_size"],
             cfg["train"]["grad_accum"], cfg["train"]["backend"]) == (64, 16, 2, 2, "gloo")

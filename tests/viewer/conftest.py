@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -34,3 +36,38 @@ def write_camera_dataset(root, episodes: int = 3, T: int = 30, size: int = 32):
 @pytest.fixture
 def camera_dataset(tmp_path):
     return write_camera_dataset(tmp_path / "cams")
+
+
+@pytest.fixture
+def trained(tmp_path):
+    """A checkpoint from a brief train (60 steps, validated every 10) and its result."""
+    from protege.algos.bc import TrainConfig, train_bc
+    from protege.data.episode import Episode
+    from protege.data.native import Dataset
+    from protege.specs import ArraySpec, Spec
+
+    rng = np.random.default_rng(0)
+    eps = []
+    for i in range(8):
+        obs = rng.normal(size=(30, 2)).astype(np.float32)
+        eps.append(Episode(observations={"state": obs}, actions=obs[:, :1], info={"seed": i}))
+    ds = Dataset(eps, Spec(observation={"state": ArraySpec((2,))}, action=ArraySpec((1,)), fps=10.0))
+    res = train_bc(ds, "mlp", {"hidden_dims": (16,)}, TrainConfig(steps=60, eval_every=10, batch_size=32, threads=1),
+                   out=tmp_path / "ck")
+    return tmp_path / "ck", res
+
+
+@pytest.fixture
+def evaluated(tmp_path, monkeypatch):
+    """An evaluation of 6 bimodal episodes (some fail) with every rollout's video, run from tmp_path with
+    relative paths (as a user types them), then looked at from elsewhere."""
+    from _eval_actors import SomeFail
+
+    from protege.envs import get_task
+    from protege.evaluation.evaluate import evaluate
+
+    monkeypatch.chdir(tmp_path)
+    result = evaluate(get_task("bimodal"), SomeFail, episodes=6, seed=0, videos="ev/videos")
+    (tmp_path / "ev" / "eval.json").write_text(json.dumps({"who": "some-fail", "task": "bimodal", **result.to_dict()}))
+    monkeypatch.chdir(tmp_path / "ev" / "videos")
+    return tmp_path / "ev", result

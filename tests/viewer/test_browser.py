@@ -153,3 +153,50 @@ def test_static_file_works_offline(tmp_path, camera_dataset, browser):
     assert browser.js("+document.querySelector('#plots').dataset.plots") == 6
     assert browser.js(f"+{PLAYER}.dataset.framesDrawn") >= 1
     assert browser.js("document.querySelectorAll('.error').length") == 0
+
+
+def _pixels_near(canvas_js, rgb, tol=40):
+    """JavaScript: how many pixels of a canvas are within `tol` of colour `rgb` in each channel."""
+    r, g, b = rgb
+    return (f"(() => {{ const c = {canvas_js}; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            f" let n = 0; for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - {r}) < {tol} && "
+            f"Math.abs(d[i + 1] - {g}) < {tol} && Math.abs(d[i + 2] - {b}) < {tol}) n++; return n; }})()")
+
+
+def test_checkpoint_page_plots_its_training_history(tmp_path, trained, browser):
+    ck, res = trained
+    with ViewerServer(ck, port=0) as server:
+        browser.open(server.url + "#view=", "document.querySelector('#main').dataset.rendered === '1'")
+        points = browser.js("+document.querySelector('#history').dataset.points")
+        plots = browser.js("document.querySelectorAll('#history canvas').length")
+        loss = "document.querySelector('#history canvas')"
+        train_px = browser.js(_pixels_near(loss, (0x2d, 0x6c, 0xdf)))  # the train loss line's colour
+        val_px = browser.js(_pixels_near(loss, (0xd3, 0x54, 0x00)))  # the validation loss line's colour
+        browser.screenshot(tmp_path / "checkpoint.png", "checkpoint")
+    assert points == len(res.history) == 6
+    assert plots == 3  # loss, learning rate, samples per second
+    assert train_px > 100 and val_px > 100
+
+
+def test_evaluation_page_plays_every_rollout_failures_first(tmp_path, evaluated, browser):
+    from protege.envs import get_task
+
+    folder, result = evaluated
+    fps = get_task("bimodal").fps
+    tiles = "[...document.querySelectorAll('#rollouts video')]"
+    with ViewerServer(folder, port=0) as server:
+        browser.open(server.url + "#view=eval.json", f"{tiles}.length === 6 && {tiles}.every(v => v.readyState >= 1)")
+        order = browser.js("[...document.querySelectorAll('#rollouts figure')].map(f => [+f.dataset.episode, f.dataset.success === '1'])")
+        width = browser.js(f"{tiles}[0].videoWidth")
+        frames = browser.js(f"{tiles}.map(v => Math.round(v.duration * {fps}))")
+        browser.js(f"{tiles}[0].play(); 1")  # muted: allowed to play without a gesture
+        deadline = time.monotonic() + 20
+        while not browser.js(f"{tiles}[0].currentTime > 0.3"):
+            assert time.monotonic() < deadline, "the first rollout's video did not play"
+            time.sleep(0.05)
+        browser.screenshot(tmp_path / "eval.png", "eval")
+    expected = sorted(((i, r.success) for i, r in enumerate(result.results)), key=lambda t: (t[1], t[0]))
+    assert order == [list(t) for t in expected] and not order[0][1]  # failures first, then in episode order
+    assert width == 160  # decoded: the bimodal task's 160 x 160 top view
+    by_episode = dict(zip([e for e, _ in order], frames))
+    assert all(abs(by_episode[i] - (r.length + 1)) <= 1 for i, r in enumerate(result.results))

@@ -7,6 +7,10 @@ index from whole-dataset tensors (see `data/windows.py`); there is no per-sample
 With cameras, a batch's frames are decoded on worker threads a few batches ahead (`data/loader.py`), and
 the share of wall time the loop waited for data is recorded (`TrainResult.data_wait_fraction`, the
 history). On a GPU the forward pass and loss run under mixed precision (`TrainConfig.precision`).
+
+At every validation point the history gains one record (`HISTORY_KEYS`), and once a checkpoint exists the
+whole history is rewritten atomically beside it as `history.json` (what `protege view` plots), so an
+interrupted run keeps the curve it had.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import torch
 
 from protege.algos import train_state
 from protege.checkpoint import save_checkpoint
+from protege.data.atomic import write_json
 from protege.data.episode import Episode
 from protege.data.loader import Prefetcher
 from protege.data.native import Dataset
@@ -43,6 +48,16 @@ from protege.runtime import set_threads
 
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+HISTORY_FILE = "history.json"
+HISTORY_KEYS = {
+    "step": "optimiser steps done",
+    "train_loss": "mean training loss of the steps since the previous record (over ranks under DDP)",
+    "val_loss": "validation loss (the step-weighted mean over tasks on multi-task data)",
+    "lr": "learning rate after this step",
+    "samples_per_s": "training samples per second since the previous record (effective batch; validation excluded)",
+    "data_wait": "share of wall time so far spent waiting for batches",
+    "val_loss/<task>": "validation loss of one task (only when the validation episodes hold several tasks)",
+}
 
 
 @dataclass
@@ -114,6 +129,7 @@ class TrainResult:
     best_val_loss: float
     best_step: int
     history: list[dict[str, float]] = field(default_factory=list)
+    """One record per validation point (keys in `HISTORY_KEYS`); also written to `<out>/history.json`."""
     samples_per_second: float = 0.0
     wall_seconds: float = 0.0
     data_wait_fraction: float = 0.0
@@ -200,7 +216,8 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
              resume: bool = False, save_state: bool = False) -> TrainResult:
     """Train a policy by behavioural cloning on `dataset`; write the best-validation checkpoint to `out`.
 
-    The checkpoint is rewritten each time validation improves, so an interrupted run keeps its best so far.
+    The checkpoint is rewritten each time validation improves, so an interrupted run keeps its best so far;
+    `history.json` beside it is rewritten at every validation point once the checkpoint exists.
     encoder: how camera keys are read (`EncoderConfig`; None = init_policy's, else the default); recorded in
         the checkpoint.
     init_policy: warm start from this policy's weights (same head and config); the normalisation
@@ -332,6 +349,11 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     draws = ddp.shard(draws, config.grad_accum, rank)  # this rank's micro-batches of each step's global draw
     loader = _batches(train_data, draws, device, config)
     val_wait = 0.0
+    loss_sum = torch.zeros((), device=device)  # summed on the device: no synchronisation per step
+    since, mark = 0, time.perf_counter()  # steps and clock since the previous validation point
+    # history.json goes beside a checkpoint of this run (a resumed run's is in `out` already), never into a
+    # stranger's folder
+    saved = resumed is not None and out is not None and (Path(out) / "config.json").is_file()
     policy.train()
     try:
         for step in range(start_step, config.steps):
@@ -358,11 +380,15 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                 opt.step()
             sched.step()
             policy.after_optimizer_step()  # e.g. an EMA of the weights (diffusion, flow)
+            loss_sum += loss.detach().float()
+            since += 1
 
             # --- validation and best checkpoint -------------------------------------------------
             last = step + 1 == config.steps
             if (step + 1) % config.eval_every == 0 or last:
-                train_loss = ddp.mean_over_ranks(float(loss.detach()), rank, device)  # the whole batch's loss
+                trained = time.perf_counter() - mark
+                # the mean of the steps since the last point, over ranks: the whole batches' loss
+                train_loss = ddp.mean_over_ranks(float(loss_sum) / since, rank, device)
                 val = train_loss
                 per_task: dict[str, float] = {}
                 for name, data in val_sets.items():
@@ -372,6 +398,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                     val = sum(per_task[n] * len(d) for n, d in val_sets.items()) / sum(len(d) for d in val_sets.values())
                 history.append({"step": step + 1, "train_loss": train_loss, "val_loss": val,
                                 "lr": sched.get_last_lr()[0],
+                                "samples_per_s": since * config.batch_size / max(trained, 1e-9),
                                 "data_wait": (loader.wait_seconds + val_wait) / max(time.perf_counter() - start, 1e-9),
                                 **({f"val_loss/{n}": v for n, v in per_task.items()} if len(per_task) > 1 else {})})
                 if writer is not None:
@@ -389,7 +416,12 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                         per = {"best_val_loss_per_task": per_task} if len(per_task) > 1 else {}
                         save_checkpoint(policy, out, {**ckpt_extra, "best_val_loss": best_val, "best_step": best_step,
                                                       **per})
+                        saved = True
                         policy.train()
+                if saved:  # out is None on every rank but 0
+                    write_json(Path(out) / HISTORY_FILE, history)
+                loss_sum.zero_()
+                since, mark = 0, time.perf_counter()
                 if keep_state:  # after the checkpoint: a kill leaves a state no newer than the checkpoint
                     train_state.save_point(out, rank, device, step + 1, run_settings, policy, opt, sched, scaler,
                                            (best_state, best_val, best_step), history)

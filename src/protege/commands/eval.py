@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protege.checkpoint import CheckpointActorFactory, load_actor, read_checkpoint_config
-from protege.commands._common import check_writable_file, say, write_json_file
+from protege.commands._common import check_writable_dir, check_writable_file, say, write_json_file
 from protege.envs import ExpertFactory, get_task
 from protege.distributed import make_executor
 from protege.errors import ProtegeError
@@ -43,6 +43,10 @@ class Args:
     """Write an mp4 of the first --video-episodes episodes here."""
     video_episodes: int = 3
     """Episodes in the video."""
+    videos: Path | None = None
+    """Write every episode's video into this folder, one mp4 each named by index, seed and outcome
+    (007-seed1000007-failure.mp4), filmed by the worker (process or Ray actor) that ran it; with --json the
+    per-episode results name them, and `protege view` lists them failures first."""
     json: Path | None = None
     """Write the summary and per-episode results here as JSON."""
     allow_seed_overlap: bool = False
@@ -57,6 +61,8 @@ def run(args: Args) -> int:
         check_writable_file(args.json, "--json")
     if args.video is not None:
         check_writable_file(args.video, "--video")
+    if args.videos is not None:
+        check_writable_dir(args.videos, "--videos")
     cfg = read_checkpoint_config(args.checkpoint) if args.checkpoint is not None else {}
     task_name = args.task or cfg.get("dataset", {}).get("task")
     if not task_name:
@@ -82,12 +88,15 @@ def run(args: Args) -> int:
     result = evaluate(task, make_actor, args.episodes, args.seed, args.workers, training_seeds=training_seeds,
                       executor=executor,
                       allow_seed_overlap=args.allow_seed_overlap, video=args.video,
-                      video_episodes=args.video_episodes, progress=TqdmProgress(), who=who)
+                      video_episodes=args.video_episodes, progress=TqdmProgress(), who=who, videos=args.videos)
     s = result.summary
     say(f"{who} on {task.name}: success {s.successes}/{s.episodes} = {s.format()} (95% Wilson), "
         f"mean return {s.mean_return:.2f}, mean length {s.mean_length:.1f}")
     if result.video:
         say(f"video: {result.video}")
+    if result.videos:
+        failed = sum(not r.success for r in result.results)
+        say(f"videos: {len(result.videos)} in {args.videos} ({failed} failures)")
     if args.json is not None:
         write_json_file(args.json, {"who": who, "task": task.name, "instruction": args.instruction,
                                     **result.to_dict()})
@@ -112,8 +121,9 @@ def _checkpoint_actor(args: Args, cfg: dict, task_name: str) -> tuple[Checkpoint
 
 
 def _run_tasks(args: Args, cfg: dict, names: list[str], set_name: str) -> int:
-    if args.video is not None:
-        raise ProtegeError(f"--video: expected one --task, found the {len(names)} tasks of {set_name}")
+    for flag, value in (("--video", args.video), ("--videos", args.videos)):
+        if value is not None:
+            raise ProtegeError(f"{flag}: expected one --task, found the {len(names)} tasks of {set_name}")
     factories: dict[str, object] = {}
     seeds: dict[str, list[int]] = {}
     for name in names:  # every task checked (spec, known to the checkpoint) before any episode runs

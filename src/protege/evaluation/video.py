@@ -57,24 +57,56 @@ def rendering_error(what: str, e: BaseException) -> ProtegeError:
                         f"to work, found {type(e).__name__}: {cause} ({GL_HINT})")
 
 
+class VideoWriter:
+    """An mp4 (H.264, via imageio-ffmpeg) written frame by frame, so a long episode is never held in memory.
+
+    Frames (H, W, 3) uint8 go to a temporary sibling of `path`, renamed into place by `close()`; the size is
+    taken from the first frame. `abort()` removes the temporary file."""
+
+    def __init__(self, path: str | Path, fps: float):
+        self.path, self.fps = Path(path), fps
+        self.tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
+        self._writer = None
+        self.frames = 0
+
+    def add(self, frame: np.ndarray) -> None:
+        frame = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8))
+        if self._writer is None:
+            import imageio_ffmpeg
+
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            h, w = frame.shape[:2]
+            self._writer = imageio_ffmpeg.write_frames(str(self.tmp), (w, h), fps=max(1.0, self.fps), codec="libx264",
+                                                       quality=7, macro_block_size=1, ffmpeg_log_level="error")
+            self._writer.send(None)  # start the encoder
+        self._writer.send(frame)
+        self.frames += 1
+
+    def close(self) -> Path:
+        if self._writer is None:
+            raise ProtegeError(f"{self.path}: expected frames to write, found none (did the env render?)")
+        self._writer.close()
+        self._writer = None
+        self.tmp.replace(self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.tmp.unlink(missing_ok=True)
+
+
 def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: float) -> Path:
     """Write RGB frames (H, W, 3) uint8 to an mp4 (H.264, via imageio-ffmpeg)."""
-    import imageio_ffmpeg
-
-    path = Path(path)
-    if not frames:
-        raise ProtegeError(f"{path}: expected frames to write, found none (did the env render?)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    h, w = np.asarray(frames[0]).shape[:2]
-    writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=max(1.0, fps), codec="libx264", quality=7,
-                                         macro_block_size=1, ffmpeg_log_level="error")
-    writer.send(None)  # start the encoder
-    for f in frames:
-        writer.send(np.ascontiguousarray(np.asarray(f, dtype=np.uint8)))
-    writer.close()
-    tmp.replace(path)
-    return path
+    writer = VideoWriter(path, fps)
+    try:
+        for f in frames:
+            writer.add(f)
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 def read_video(path: str | Path) -> list[np.ndarray]:

@@ -45,7 +45,7 @@ def checkpoint_summary(root: Root, path: Path) -> dict[str, Any]:
             value = dict(cfg[section])
             value.pop("episode_seeds", None)  # hundreds of numbers nobody reads here
             out[section] = value
-    # `protege train` keeps no loss history on disk; one recorded beside the checkpoint is shown when present
+    # `protege train` writes history.json beside the checkpoint (algos/bc.py, one record per validation point)
     history = cfg.get("history")
     if history is None and (path / "history.json").is_file():
         history = read_json(path / "history.json")
@@ -129,6 +129,23 @@ def _video_segments(video: Path, per_episode: list[dict[str, Any]]) -> dict[str,
     return {"frames": nframes, "seconds": secs, "fps": fps, "segments": segments}
 
 
+def _find_video(root: Root, path: Path, video: str) -> str | None:
+    """The served path of a video an evaluation result names, or None when it is not inside the served
+    folder. A relative name is read from the result's folder, then from here (`protege eval` records the
+    path as given on its command line), then as the same folder name or file name beside the result (a
+    result moved together with its videos)."""
+    vpath = Path(video)
+    candidates = [vpath] if vpath.is_absolute() else [path.parent / vpath, Path.cwd() / vpath]
+    if vpath.parent.name:
+        candidates.append(path.parent / vpath.parent.name / vpath.name)
+    candidates.append(path.parent / vpath.name)
+    for p in candidates:
+        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and root.rel(p) is not None:
+            root.allow(p)
+            return root.rel(p)
+    return None
+
+
 def eval_summary(root: Root, path: Path) -> dict[str, Any]:
     obj = read_json(path)
     if not is_eval_json(obj):
@@ -136,16 +153,24 @@ def eval_summary(root: Root, path: Path) -> dict[str, Any]:
     per = [dict(r, episode=i) for i, r in enumerate(obj.get("per_episode") or []) if isinstance(r, dict)]
     out = {k: obj.get(k) for k in ("who", "task", "episodes", "successes", "success_rate", "ci_low", "ci_high",
                                    "mean_return", "mean_length")}
+    missing = 0
+    for r in per:  # every rollout's own video (protege eval --videos DIR)
+        if isinstance(r.get("video"), str) and r["video"]:
+            found = _find_video(root, path, r["video"])
+            missing += found is None
+            r["video"] = found
+        else:
+            r.pop("video", None)
+    if missing:
+        out["videos_missing"] = (f"{missing} of {len(per)} episode videos not found inside the served folder "
+                                 f"(the viewer serves nothing outside it)")
     out["per_episode"] = sorted(per, key=lambda r: (bool(r.get("success")), r["episode"]))  # failures first
     video = obj.get("video")
     out["video"] = None
     if isinstance(video, str) and video:
-        vpath = Path(video)
-        candidates = [vpath] if vpath.is_absolute() else [path.parent / vpath, Path.cwd() / vpath, path.parent / vpath.name]
-        found = next((p for p in candidates if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES), None)
-        if found is not None and root.rel(found) is not None:
-            root.allow(found)
-            out["video"] = {"path": root.rel(found), **_video_segments(found, per)}
+        found = _find_video(root, path, video)
+        if found is not None:
+            out["video"] = {"path": found, **_video_segments(root.resolve(found), per)}
         else:
             out["video_missing"] = f"{video}: not found inside the served folder (the viewer serves nothing outside it)"
     return out

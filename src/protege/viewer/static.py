@@ -47,8 +47,12 @@ def collect(api: ViewerApi, max_episodes: int = 50, max_frames: int = 200,
         if view is None:
             continue
         todo += [c["path"] for c in view.get("children") or []]
-        if view["kind"] == "eval" and (view.get("video") or {}).get("path"):
-            _embed_file(api, data, view["video"]["path"])
+        if view["kind"] == "eval":
+            if (view.get("video") or {}).get("path"):
+                _embed_file(api, data, view["video"]["path"])
+            for r in view.get("per_episode") or []:  # every rollout's own video (eval --videos)
+                if r.get("video"):
+                    _embed_file(api, data, r["video"])
         if view["kind"] != "dataset":
             continue
         index = get("/api/episodes", p=p)

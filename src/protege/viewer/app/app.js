@@ -71,8 +71,13 @@ function range(arrays, extra = []) {
   if (hi - lo < 1e-12) { lo -= 0.5; hi += 0.5; }
   const pad = 0.06 * (hi - lo); return [lo - pad, hi + pad];
 }
-// A line chart: lines [{x?, y, color, dash, width}], optional bands [{lo, hi}] per x (an interval), axis labels.
+// A line chart: lines [{x?, y, color, dash, width}], optional bands [{lo, hi}] per x (an interval), axis labels;
+// opts.log: a logarithmic y axis (values <= 0 are left out).
 function lineChart(w, hgt, lines, opts = {}) {
+  if (opts.log) {
+    const lg = v => (v === null || v === undefined || !(v > 0)) ? null : Math.log10(v);
+    return lineChart(w, hgt, lines.map(l => ({ ...l, y: l.y.map(lg) })), { ...opts, log: false, ytick: v => fmt(10 ** v, 2) });
+  }
   const canvas = h("canvas"); const ctx = setupCanvas(canvas, w, hgt);
   const L = 46, R = 8, T = 8, B = 26, pw = w - L - R, ph = hgt - T - B;
   const xs = lines.flatMap(l => l.x || l.y.map((_, i) => i));
@@ -80,7 +85,7 @@ function lineChart(w, hgt, lines, opts = {}) {
   const X = x => L + (x - x0) / (x1 - x0) * pw, Y = y => T + (1 - (y - y0) / (y1 - y0)) * ph;
   ctx.strokeStyle = "#ccd"; ctx.fillStyle = "#667"; ctx.font = "10px sans-serif"; ctx.lineWidth = 1;
   ctx.strokeRect(L, T, pw, ph);
-  for (let k = 0; k <= 4; k++) { const v = y0 + (y1 - y0) * k / 4; ctx.fillText(fmt(v, 3), 2, Y(v) + 3); }
+  for (let k = 0; k <= 4; k++) { const v = y0 + (y1 - y0) * k / 4; ctx.fillText((opts.ytick || (u => fmt(u, 3)))(v), 2, Y(v) + 3); }
   for (let k = 0; k <= 4; k++) { const v = x0 + (x1 - x0) * k / 4; ctx.fillText(fmt(v, 3), X(v) - 10, hgt - 12); }
   if (opts.xlabel) ctx.fillText(opts.xlabel, L + pw / 2 - 30, hgt - 1);
   for (const b of opts.bands || []) {
@@ -396,13 +401,28 @@ async function renderCheckpoint(main, v) {
   main.append(h("div", { class: "cards" }, card("policy", v.policy), card("action", v.spec.action), card("fps", fmt(v.spec.fps)),
     card("best validation loss", fmt(v.best_val_loss, 4)), card("at step", fmt(v.best_step)),
     card("observation", Object.entries(v.spec.observation).map(([k, s]) => `${k}: ${s}`).join(", "))));
-  if (v.history && v.history.length) {
-    const x = v.history.map(r => r.step);
-    main.append(h("h2", { text: "Training history" }), lineChart(520, 220, [{ x, y: v.history.map(r => r.train_loss) }, { x, y: v.history.map(r => r.val_loss) }], { xlabel: "step", legend: ["train loss", "validation loss"] }));
-  }
+  if (v.history && v.history.length) renderHistory(main, v.history, v.best_step);
+  else main.append(h("p", { class: "muted", text: "no training history beside this checkpoint (protege train writes history.json at each validation point)" }));
   for (const c of v.children || []) { main.append(h("h2", {}, "Evaluation ", link(viewHash(c.path), c.name)));
     try { await renderEval(main, await api("/api/view", { p: c.path })); } catch (e) { main.append(errorBox(e)); } }
   for (const s of ["dataset", "train", "policy_config", "encoder", "dagger", "rl"]) if (v[s]) main.append(h("h3", { text: s }), kvTable(v[s]));
+}
+
+// Training history (history.json): loss and validation loss (and each task's) over step, learning rate, speed.
+function renderHistory(main, H, bestStep) {
+  const x = H.map(r => r.step), val = k => H.map(r => (r[k] === undefined ? null : r[k]));
+  const tasks = [...new Set(H.flatMap(r => Object.keys(r).filter(k => k.startsWith("val_loss/"))))].sort();
+  const lines = [{ x, y: val("train_loss") }, { x, y: val("val_loss"), dots: true, width: 2 }]
+    .concat(tasks.map(k => ({ x, y: val(k), dash: [4, 3], width: 1 })));
+  const legend = ["train loss (mean since the previous point)", "validation loss" + (tasks.length ? " (all tasks)" : "")]
+    .concat(tasks.map(k => "validation: " + k.slice("val_loss/".length)));
+  const positive = lines.every(l => l.y.every(v => v === null || v > 0));
+  const grid = h("div", { class: "grid", id: "history", "data-points": H.length, "data-lines": lines.length });
+  grid.append(h("div", { class: "plot" }, h("div", { class: "t", text: `loss against step${positive ? " (log scale)" : ""}; best validation at step ${fmt(bestStep)}` }),
+    lineChart(560, 260, lines, { xlabel: "step", legend, log: positive })));
+  if (H.some(r => r.lr !== undefined)) grid.append(h("div", { class: "plot" }, h("div", { class: "t", text: "learning rate" }), lineChart(300, 160, [{ x, y: val("lr") }], { xlabel: "step" })));
+  if (H.some(r => r.samples_per_s !== undefined)) grid.append(h("div", { class: "plot" }, h("div", { class: "t", text: "training samples per second" }), lineChart(300, 160, [{ x, y: val("samples_per_s") }], { xlabel: "step" })));
+  main.append(h("h2", { text: `Training history (${H.length} validation points)` }), grid);
 }
 
 function renderEval(main, v) {
@@ -419,13 +439,31 @@ function renderEval(main, v) {
   else if (v.video && v.video.error) main.append(h("p", { class: "error", text: v.video.error }));
   let stopAt = null;
   if (video) video.addEventListener("timeupdate", () => { if (stopAt !== null && video.currentTime >= stopAt) { video.pause(); stopAt = null; } });
+  // every rollout's own video (protege eval --videos), in the table's order: failures first
+  const own = v.per_episode.filter(r => r.video), tiles = {};
+  if (own.length) {
+    const failed = own.filter(r => !r.success).length;
+    const grid = h("div", { class: "videos", id: "rollouts" });
+    own.forEach((r, k) => {
+      const src = fileUrl(r.video);
+      const el = src ? h("video", { controls: true, src, preload: k < 24 ? "metadata" : "none" }) : h("p", { class: "muted", text: "not included in this file" });
+      if (src) el.muted = true;  // silent anyway; muted, a click on the table's ▶ plays it without further ado
+      tiles[r.episode] = el;
+      grid.append(h("figure", { "data-episode": r.episode, "data-success": r.success ? 1 : 0 }, el,
+        h("figcaption", {}, h("span", { class: r.success ? "ok" : "bad", text: r.success ? "✓ success" : "✗ failure" }),
+          ` · episode ${r.episode} · seed ${r.seed ?? "–"} · ${r.length} steps`)));
+    });
+    main.append(h("h3", { text: `Every rollout, failures first (${failed} failed of ${own.length})` }), grid);
+  }
+  if (v.videos_missing) main.append(h("p", { class: "muted", text: v.videos_missing }));
   const t = h("table", { class: "eval" }, h("thead", {}, h("tr", {}, ...["episode", "seed", "success", "return", "length", "video"].map(s => h("th", { text: s })))));
   const tb = h("tbody"); t.append(tb);
   for (const r of v.per_episode) {
     const s = segs[r.episode];
     tb.append(h("tr", {}, h("td", { text: r.episode }), h("td", { text: r.seed ?? "–" }), h("td", { class: r.success ? "ok" : "bad", text: r.success ? "✓" : "✗" }),
       h("td", { text: fmt(r.return, 4) }), h("td", { text: r.length }),
-      h("td", {}, s && video ? h("button", { onclick: () => { video.currentTime = s.start; stopAt = s.end; video.play(); }, text: "▶ play" }) : "–")));
+      h("td", {}, tiles[r.episode] && tiles[r.episode].play ? h("button", { onclick: () => { const el = tiles[r.episode]; el.scrollIntoView({ block: "center" }); el.play(); }, text: "▶ play" })
+        : s && video ? h("button", { onclick: () => { video.currentTime = s.start; stopAt = s.end; video.play(); }, text: "▶ play" }) : "–")));
   }
   main.append(h("h3", { text: "Episodes, failures first" }), t);
 }
