@@ -31,6 +31,7 @@ from protege.distributed.executor import Executor, new_job_key
 from protege.envs.task import Task
 from protege.errors import bad_input
 from protege.policies.gaussian import GaussianPolicy
+from protege.runtime import torch_threads
 
 
 @dataclass
@@ -102,9 +103,18 @@ class VecSampler:
             parts = [got[shard[0]] for shard in shards]
         return concat_episodes(parts)
 
-    @torch.no_grad()
     def sample_shard(self, policy: GaussianPolicy, seeds: list[int], base: int, deterministic: bool = False) -> Episodes:
-        """Run one shard: one episode per seed on these envs in lockstep; episodes come back in seed order."""
+        """Run one shard: one episode per seed on these envs in lockstep; episodes come back in seed order.
+
+        The per-step forward (a few envs through a small MLP) always runs at one torch thread, whatever
+        `protege --threads` says: more threads cost 4x the CPU there and change the forward's last bits,
+        which the simulation turns into other episodes; at one thread an episode is the same whatever
+        thread count the process runs at (`runtime.py`)."""
+        with torch_threads(1):
+            return self._sample_shard(policy, seeds, base, deterministic)
+
+    @torch.no_grad()
+    def _sample_shard(self, policy: GaussianPolicy, seeds: list[int], base: int, deterministic: bool) -> Episodes:
         keys, A = policy.obs_keys, policy.action_dim
         pending = list(range(len(seeds)))[::-1]  # episode ids still to start (popped from the end)
         slot_ep: list[int | None] = [None] * len(self.envs)
