@@ -35,10 +35,15 @@ from protege.progress import Progress
 def record_expert(task_name: str, episodes: int, out: str | Path, seed: int = 0, noise: float = 0.0, workers: int = 1,
                   only_successes: bool = False, overwrite: bool = False, progress: Progress | None = None,
                   report: Callable[[str], None] | None = None, cameras: str | Sequence[str] | None = None,
-                  image_size: int | None = None) -> Path:
+                  image_size: int | None = None, expert: str | Path | None = None, keep_labels: bool = True) -> Path:
     """Run the task's expert for `episodes` episodes (seeds) and write them to `out` (one atomic file each).
 
     cameras, image_size: record these cameras beside the task's observation (`task_with_cameras`).
+    expert: a policy file to record instead of the task's own expert (`experts/files.py`; None or
+        "scripted" = the task's own).
+    keep_labels: with `noise`, store the expert's clean action as each step's label (the data then shows
+        recoveries, and BC imitates the clean expert); False stores only the executed, noisy action, so
+        the demonstrator itself is imperfect, as a person is.
 
     An existing recording at `out` with the same settings is resumed (or reported complete); one with
     other settings is refused unless `overwrite`, which replaces it only once the new one is complete.
@@ -52,8 +57,13 @@ def record_expert(task_name: str, episodes: int, out: str | Path, seed: int = 0,
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise bad_input(out, None, "a dataset folder (or a new path)", "a file")
+    from protege.experts.files import SCRIPTED, expert_factory
+
+    make_expert = expert_factory(task.name, expert)  # a bad --expert file fails before the folder is touched
     seeds = record_seeds(seed, episodes)
-    settings = {"expert": task.name, "seed": seed, "noise": noise, "only_successes": only_successes}
+    expert_file = str(Path(expert).resolve()) if expert is not None and str(expert) != SCRIPTED else None
+    settings = {"expert": task.name, "seed": seed, "noise": noise, "only_successes": only_successes,
+                "expert_file": expert_file, "labels": keep_labels}
     command = shlex.join(["protege", *sys.argv[1:]]) if sys.argv else None
     lock = FolderLock(out)
     try:
@@ -75,12 +85,12 @@ def record_expert(task_name: str, episodes: int, out: str | Path, seed: int = 0,
         def keep(r: EpisodeResult) -> None:
             writer.meta["seeds_done"] = seeds.index(r.seed) + 1  # written with the episode (or alone)
             if r.episode is not None and (r.success or not only_successes):
-                writer.add(r.episode)
+                writer.add(r.episode if keep_labels else dataclasses.replace(r.episode, labels=None, label_mask=None))
             else:
                 writer.save_meta()
 
         if done < episodes:
-            run_episodes(task, ExpertFactory(task.name), seeds[done:], noise=noise, keep_episodes=True,
+            run_episodes(task, make_expert, seeds[done:], noise=noise, keep_episodes=True,
                          workers=workers, progress=progress, desc=f"record {task.name}", on_result=keep,
                          source=SOURCE_EXPERT)
     return out
@@ -126,7 +136,8 @@ def _seeds_done(out: Path, task: Task, settings: dict[str, Any], episodes: int) 
         raise ProtegeError(f"{out}: field 'spec': expected {task.spec.describe()} to resume, found another spec "
                            f"{replace}")
     for key, value in settings.items():
-        if prov.get(key, False if key == "only_successes" else None) != value:
+        default = {"only_successes": False, "labels": True}.get(key)  # older recordings lack these keys
+        if prov.get(key, default) != value:
             raise ProtegeError(f"{out}: field 'provenance.{key}': expected {value!r} to resume, "
                                f"found {prov.get(key)!r} {replace}")
     known = record_seeds(settings["seed"], max(episodes, len(prov.get("episode_seeds") or []),
@@ -229,7 +240,8 @@ def _tasks_done(out: Path, names: list[str], settings: dict[str, Any], episodes_
     prov = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
     replace = "(pass --overwrite to replace it, or choose another --out)"
     for key, value in settings.items():
-        if prov.get(key, False if key == "only_successes" else None) != value:
+        default = {"only_successes": False, "labels": True}.get(key)  # older recordings lack these keys
+        if prov.get(key, default) != value:
             raise ProtegeError(f"{out}: field 'provenance.{key}': expected {value!r} to resume, "
                                f"found {prov.get(key)!r} {replace}")
     done = dict(meta.get("seeds_done_per_task") or {})

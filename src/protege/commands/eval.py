@@ -8,7 +8,8 @@ from pathlib import Path
 
 from protege.checkpoint import CheckpointActorFactory, load_actor, read_checkpoint_config
 from protege.commands._common import check_writable_dir, check_writable_file, say, write_json_file
-from protege.envs import ExpertFactory, get_task
+from protege.envs import get_task
+from protege.experts.files import SCRIPTED, expert_factory
 from protege.distributed import make_executor
 from protege.errors import ProtegeError
 from protege.envs.metaworld_sets import is_task_set, resolve_tasks
@@ -21,8 +22,10 @@ from protege.progress import TqdmProgress
 class Args:
     checkpoint: Path | None = None
     """Checkpoint folder to evaluate."""
-    expert: bool = False
-    """Evaluate the task's scripted expert instead of a checkpoint."""
+    expert: str | None = None
+    """Evaluate an expert instead of a checkpoint: bare --expert (or "scripted") the task's own, or a policy
+    file: a checkpoint folder or an MLP policy (<name>.json + <name>.safetensors, e.g.
+    ../shared/adroit/experts/door.json)."""
     task: str | None = None
     """Task name, or a set (metaworld/MT10, metaworld/MT50) or comma list to run every task on its own
     held-out seeds; defaults to the task(s) the checkpoint's dataset was recorded on. A conditioned
@@ -53,10 +56,21 @@ class Args:
     """Allow evaluating on initial states the checkpoint was trained on."""
 
 
+def make_args(argv: list[str]) -> type:
+    """`Args`; a bare `--expert` (nothing after it, or another option) is read as `--expert scripted`, the
+    task's own expert. The list is edited in place: the CLI parses it next."""
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--expert" and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            argv.insert(i + 1, SCRIPTED)
+        i += 1
+    return Args
+
+
 def run(args: Args) -> int:
-    if (args.checkpoint is None) == (not args.expert):
+    if (args.checkpoint is None) == (args.expert is None):
         raise ProtegeError("eval: expected exactly one of --checkpoint CKPT or --expert, found "
-                           + ("both" if args.expert else "neither"))
+                           + ("both" if args.expert is not None else "neither"))
     if args.json is not None:  # an unwritable output fails now, not after the episodes have run
         check_writable_file(args.json, "--json")
     if args.video is not None:
@@ -72,9 +86,10 @@ def run(args: Args) -> int:
     if args.instruction is not None:
         if len(names) > 1:
             raise ProtegeError(f"--instruction: expected one --task to run it on, found {len(names)} ({task_name})")
-        if args.expert or "conditioning" not in cfg:
+        if args.expert is not None or "conditioning" not in cfg:
             raise ProtegeError("--instruction: expected a conditioned checkpoint (trained with --condition), found "
-                               + ("--expert" if args.expert else f"checkpoint {args.checkpoint} without conditioning"))
+                               + ("--expert" if args.expert is not None else
+                                  f"checkpoint {args.checkpoint} without conditioning"))
     if len(names) > 1:
         return _run_tasks(args, cfg, names, task_name)
     task = get_task(names[0])
@@ -82,8 +97,8 @@ def run(args: Args) -> int:
     if args.checkpoint is not None:
         make_actor, training_seeds, who = _checkpoint_actor(args, cfg, task.name)
     else:
-        make_actor = ExpertFactory(task.name)
-        who = f"expert of {task.name}"
+        make_actor = expert_factory(task.name, args.expert)
+        who = f"expert of {task.name}" if args.expert == SCRIPTED else f"expert {args.expert}"
     executor = make_executor(args.workers, args.ray) if args.ray else None
     result = evaluate(task, make_actor, args.episodes, args.seed, args.workers, training_seeds=training_seeds,
                       executor=executor,
@@ -130,7 +145,8 @@ def _run_tasks(args: Args, cfg: dict, names: list[str], set_name: str) -> int:
         if args.checkpoint is not None:
             factories[name], seeds[name], who = _checkpoint_actor(args, cfg, name)
         else:
-            factories[name], seeds[name], who = ExpertFactory(get_task(name).name), [], "expert"
+            factories[name], seeds[name] = expert_factory(get_task(name).name, args.expert), []
+            who = "expert" if args.expert == SCRIPTED else f"expert {args.expert}"
     result = evaluate_tasks(names, factories.__getitem__, args.episodes, args.seed, args.workers,
                             training_seeds=seeds.__getitem__, allow_seed_overlap=args.allow_seed_overlap,
                             progress=TqdmProgress(), who=who)

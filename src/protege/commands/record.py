@@ -29,6 +29,13 @@ class Args:
     noise: float = 0.0
     """Gaussian noise on the executed action, as a fraction of the action half-range; the expert's clean
     action is stored as the label, so the data shows recoveries from perturbed states."""
+    labels: bool = True
+    """With --noise, store the expert's clean action as each step's label (BC then imitates the clean
+    expert from perturbed states); --no-labels keeps only the executed, noisy action, so the demonstrator
+    itself is imperfect, as a person is."""
+    expert: str | None = None
+    """Record this policy instead of the task's own expert: a protege checkpoint folder, or an MLP policy
+    file (<name>.json + <name>.safetensors, e.g. ../shared/adroit/experts/door.json); "scripted" = the task's own."""
     workers: int = 1
     """Worker processes recording in parallel."""
     only_successes: bool = False
@@ -52,6 +59,9 @@ def run(args: Args) -> int:
                            + ("--episodes-per-task (for several tasks)" if args.episodes_per_task else "neither"))
     check_writable_dir(args.out, "--out")
     if many:
+        if args.expert is not None or not args.labels:
+            raise ProtegeError(f"--{'expert' if args.expert is not None else 'no-labels'}: expected one --task, "
+                               f"found several ({args.task})")
         if args.cameras or args.image_size:
             raise ProtegeError("--cameras: expected none with several tasks (multi-task recording is state-based), "
                                f"found {args.cameras or args.image_size}")
@@ -63,7 +73,8 @@ def run(args: Args) -> int:
         return 0
     path = record_expert(args.task, args.episodes, args.out, args.seed, args.noise, args.workers,
                          args.only_successes, args.overwrite, progress=TqdmProgress(), report=say,
-                         cameras=args.cameras, image_size=args.image_size)
+                         cameras=args.cameras, image_size=args.image_size, expert=args.expert,
+                         keep_labels=args.labels)
     ds = load_dataset(path)
     say(f"wrote {len(ds)} episodes, {ds.num_steps} steps, {ds.num_success} successful, to {path}")
     return 0

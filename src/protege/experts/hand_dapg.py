@@ -34,11 +34,12 @@ class HandDapgExpert:
     suffix is accepted and dropped). obs[key]: (obs_dim,) -> action (act_dim,) float32 in [-1, 1].
     """
 
-    def __init__(self, prefix: str | Path, key: str = "state"):
+    def __init__(self, prefix: str | Path, key: str = "state", low: Any = -1.0, high: Any = 1.0):
         prefix = Path(prefix)
         if prefix.suffix in (".json", ".safetensors"):
             prefix = prefix.with_suffix("")
         self.prefix, self.key = prefix, key
+        self.low, self.high = low, high  # `act` clips to these (the Adroit hands' [-1, 1]; None = no clipping)
         json_path, weights_path = prefix.with_suffix(".json"), prefix.with_suffix(".safetensors")
         for p in (json_path, weights_path):
             if not p.is_file():
@@ -91,7 +92,8 @@ class HandDapgExpert:
         return (x * self.out_scale + self.out_shift).astype(np.float32)
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        return np.clip(self.mean(obs[self.key]), -1.0, 1.0)
+        mean = self.mean(obs[self.key])
+        return mean if self.low is None else np.clip(mean, self.low, self.high).astype(np.float32)
 
 
 def _read_weights(path: Path) -> dict[str, np.ndarray]:

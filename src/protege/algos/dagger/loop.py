@@ -69,7 +69,8 @@ class DaggerConfig:
     demos: int = 10
     """Expert demonstrations recorded as round 0 when no dataset is given."""
     expert: str = "scripted"
-    """The expert: 'scripted' (the task's own) or a checkpoint folder whose policy labels."""
+    """The expert: 'scripted' (the task's own), a checkpoint folder whose policy labels, or an MLP policy
+    file (<name>.json + <name>.safetensors, the hand_dapg layout of ../shared/adroit/experts)."""
     policy: str = "mlp"
     """Policy head of the learner (with --init: the checkpoint's)."""
     init: str | None = None
@@ -201,10 +202,9 @@ def check_one_person(config: DaggerConfig, expert: Actor, gate: Gate) -> None:
 def make_expert(config: DaggerConfig, task: Task) -> Actor:
     if config.expert == "scripted":
         return task.make_expert()
-    from protege.checkpoint import load_actor
+    from protege.experts.files import load_expert_file
 
-    # a conditioned checkpoint labels as the run's task (an unconditioned one ignores it)
-    return load_actor(config.expert, task.spec, f"task {task.name}", task=task.name)
+    return load_expert_file(config.expert, task)  # a checkpoint folder or an MLP policy file
 
 
 def collect_episode(task: Task, env: Any, learner: Learner, expert: Actor, gate: Gate, seed: int,

@@ -23,15 +23,22 @@ def run_dapg(task: Task, demos: Dataset, config: RLConfig, out: str | Path,
              progress: Progress | None = None) -> tuple[RLResult, Path]:
     """BC pre-training of a Gaussian policy on `demos` (to `out/bc`, skipped if already there), then DAPG."""
     run = Path(out)
-    bc_dir = run / "bc"
     check_compatible(demos.spec, task.spec, f"demonstrations {demos.path}", task.name)
-    if not (bc_dir / "done").exists():  # the marker is written only once BC has finished
-        bc_config = bc_config or TrainConfig(steps=2000, seed=config.seed)
-        train_bc(demos, "gaussian", policy_config, bc_config, out=bc_dir, progress=progress)
-        (bc_dir / "done").write_text("BC finished\n")
+    bc_dir = bc_stage(demos, run, policy_config, bc_config or TrainConfig(steps=2000, seed=config.seed), progress)
     policy = load_checkpoint(bc_dir)
     if not isinstance(policy, GaussianPolicy):
         raise bad_input(bc_dir / "config.json", "policy", "'gaussian'", repr(policy.name))
     result = train_rl(task, policy, config, run, demos=demos, progress=progress,
                       ckpt_extra={"bc_checkpoint": str(bc_dir), "demos": str(demos.path), "demo_episodes": len(demos)})
     return result, bc_dir
+
+
+def bc_stage(demos: Dataset, out: str | Path, policy_config: GaussianConfig | None = None,
+             bc_config: TrainConfig | None = None, progress: Progress | None = None) -> Path:
+    """DAPG's BC stage alone: a Gaussian policy cloned from `demos` into `out/bc` (the "BC alone" policy of
+    DAPG's table), unless `out/bc` already holds a finished one. Returns `out/bc`."""
+    bc_dir = Path(out) / "bc"
+    if not (bc_dir / "done").exists():  # the marker is written only once BC has finished
+        train_bc(demos, "gaussian", policy_config, bc_config or TrainConfig(steps=2000), out=bc_dir, progress=progress)
+        (bc_dir / "done").write_text("BC finished\n")
+    return bc_dir
