@@ -4,6 +4,7 @@ the run folder already holds it, so a DAPG run resumes wherever it stopped."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from protege.algos.bc import TrainConfig, train_bc
@@ -39,6 +40,13 @@ def bc_stage(demos: Dataset, out: str | Path, policy_config: GaussianConfig | No
     DAPG's table), unless `out/bc` already holds a finished one. Returns `out/bc`."""
     bc_dir = Path(out) / "bc"
     if not (bc_dir / "done").exists():  # the marker is written only once BC has finished
+        start = time.perf_counter()
         train_bc(demos, "gaussian", policy_config, bc_config or TrainConfig(steps=2000), out=bc_dir, progress=progress)
-        (bc_dir / "done").write_text("BC finished\n")
+        (bc_dir / "done").write_text(f"BC finished in {time.perf_counter() - start:.1f} s\n")
     return bc_dir
+
+
+def bc_wall_seconds(bc_dir: str | Path) -> float | None:
+    """Wall time of a finished BC stage, as its marker recorded it (None for a marker without it)."""
+    words = (Path(bc_dir) / "done").read_text().split()
+    return float(words[3]) if len(words) >= 5 and words[:3] == ["BC", "finished", "in"] else None
