@@ -16,24 +16,13 @@ import pytest
 import torch
 
 from protege.algos.bc import TrainConfig, train_bc
-from protege.data import DatasetWriter
 from protege.data.formats import load_any
 from protege.distributed.ddp import RankContext, shard
 from protege.distributed.launch import launch
 from protege.errors import ProtegeError
 from protege.policies import MLPConfig
-from protege.specs import ArraySpec, Spec
 
-SPEC = Spec({"state": ArraySpec((3,))}, ArraySpec((2,)))
 CONFIG = dict(steps=30, batch_size=64, eval_every=10, warmup_steps=5, seed=3, threads=1, lr=3e-3)
-
-
-@pytest.fixture
-def data_dir(tmp_path, make_episode):
-    with DatasetWriter(tmp_path / "data", SPEC) as w:
-        for i in range(8):
-            w.add(make_episode(T=40, seed=i))
-    return tmp_path / "data"
 
 
 def _rank_train(data_dir: str, out: str, log: str, grad_accum: int, fail_at: int) -> dict:

@@ -14,19 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from protege.data import DatasetWriter
-from protege.specs import ArraySpec, Spec
 
-SPEC = Spec({"state": ArraySpec((3,))}, ArraySpec((2,)))
 CONFIG = dict(steps=40, batch_size=64, eval_every=10, warmup_steps=5, seed=3, threads=1, lr=3e-3)
-
-
-@pytest.fixture
-def data_dir(tmp_path, make_episode):
-    with DatasetWriter(tmp_path / "data", SPEC) as w:
-        for i in range(8):
-            w.add(make_episode(T=40, seed=i))
-    return tmp_path / "data"
 
 
 def _rank(data_dir: str, out: str, marker: str, kill_at: int) -> dict:
