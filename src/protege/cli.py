@@ -28,16 +28,18 @@ DESCRIPTION = ("protege: teaching robots by demonstration. Options for every ver
                "--threads N sets torch's CPU threads (default: the usable cores, at most 4).")
 
 
-def _command_modules() -> dict[str, ModuleType]:
+def _command_names() -> list[str]:
+    """The verbs, one per module of `protege.commands` (found without importing any of them)."""
     import protege.commands as pkg
 
-    mods = {}
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"protege.commands.{info.name}")
-        mods[getattr(mod, "NAME", info.name)] = mod
-    return mods
+    return sorted(i.name for i in pkgutil.iter_modules(pkg.__path__) if not i.name.startswith("_"))
+
+
+def _command_modules(only: str | None = None) -> dict[str, ModuleType]:
+    """verb -> module; with `only`, just that verb's module, so a command imports what it uses and no
+    other verb's dependencies (`protege view` starts without torch)."""
+    return {name: importlib.import_module(f"protege.commands.{name}")
+            for name in _command_names() if only is None or name == only}
 
 
 def _take_threads(argv: list[str]) -> tuple[list[str], int | None]:
@@ -143,15 +145,15 @@ def _discard_bars() -> None:
     discard_open_bars()
 
 
-def _parse(types: list[Any], argv: list[str], verb: str | None, debug: bool) -> Any:
+def _parse(target: Any, argv: list[str], verb: str | None, debug: bool, prog: str = "protege",
+           description: str = DESCRIPTION) -> Any:
     """tyro.cli, with its error box condensed into one line (a ProtegeError) unless --debug."""
     import tyro
 
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
-            args = tyro.cli(Union[tuple(types)], args=argv, prog="protege",  # type: ignore[arg-type]
-                            description=DESCRIPTION)
+            args = tyro.cli(target, args=argv, prog=prog, description=description)
     except SystemExit as e:
         if e.code in (0, None) or debug:  # --help, or --debug: tyro's own output, as it wrote it
             sys.stderr.write(captured.getvalue())
@@ -169,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     try:
         argv, threads = _take_threads(argv)
-        mods = _command_modules()
         verb = next((a for a in argv if not a.startswith("-")), None)
+        mods = _command_modules(verb if verb in _command_names() else None)
         types: list[Any] = []
         modules_by_type: dict[type, ModuleType] = {}
         for name, mod in mods.items():
@@ -178,7 +180,13 @@ def main(argv: list[str] | None = None) -> int:
             modules_by_type[args_type] = mod
             doc = (mod.__doc__ or "").strip().splitlines()[0] if mod.__doc__ else None
             types.append(Annotated[args_type, tyro.conf.subcommand(name, description=doc)])
-        args = _parse(types, argv, verb if verb in mods else None, debug)
+        if len(mods) == 1:  # one known verb: parse its own flags, the verb taken out of the line
+            rest = list(argv)
+            rest.remove(verb)
+            doc = (mods[verb].__doc__ or "").strip().splitlines()[0] if mods[verb].__doc__ else DESCRIPTION
+            args = _parse(next(iter(modules_by_type)), rest, verb, debug, prog=f"protege {verb}", description=doc)
+        else:
+            args = _parse(Union[tuple(types)], argv, verb if verb in mods else None, debug)  # type: ignore[arg-type]
         from protege.runtime import set_threads
 
         set_threads(threads)  # the library's default without --threads: never the inherited OMP setting
