@@ -15,7 +15,7 @@ from protege.recording import record_expert
 
 
 def test_bc_learns_pendulum_swing_up(tmp_path):
-    record_expert("pendulum", 10, tmp_path / "ds", seed=0, noise=0.1)
+    record_expert("pendulum", 20, tmp_path / "ds", seed=0, noise=0.1)
     ds = load_dataset(tmp_path / "ds")
     result = train_bc(ds, "mlp", None, TrainConfig(steps=1500, seed=0), out=tmp_path / "ck")
     assert result.best_val_loss < 0.1
@@ -23,7 +23,9 @@ def test_bc_learns_pendulum_swing_up(tmp_path):
     task = get_task("pendulum")
     ev = evaluate(task, lambda: PolicyActor(policy), episodes=20, seed=0,
                   training_seeds=ds.meta["provenance"]["episode_seeds"])
-    assert ev.summary.success_rate >= 0.85, ev.summary  # measured: 100% in every run, training seeds 0-9 x threads 1 and 2 (best_val_loss <= 0.033)
+    # measured with 20 demos: 20/20 for training seeds 0-3 at 1 thread (best_val_loss <= 0.0083); with 10 demos
+    # seed 0 scored 15/20 at 1 thread and 20/20 at 2, so the earlier 10-demo bar held only at some thread counts
+    assert ev.summary.success_rate >= 0.85, ev.summary
 
 
 def test_training_is_reproducible_with_a_seed(tmp_path, make_episode):

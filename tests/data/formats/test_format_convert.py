@@ -125,7 +125,7 @@ def test_bc_on_a_converted_dataset_swings_up(tmp_path):
     from protege.evaluation.evaluate import evaluate
     from protege.recording import record_expert
 
-    record_expert("pendulum", 10, tmp_path / "ds", seed=0, noise=0.1)
+    record_expert("pendulum", 20, tmp_path / "ds", seed=0, noise=0.1)
     convert(tmp_path / "ds", tmp_path / "lr", to_fmt="lerobot")
     convert(tmp_path / "lr", tmp_path / "mn", from_fmt="lerobot", to_fmt="minari")
     ds = load_any(tmp_path / "mn")
@@ -136,6 +136,6 @@ def test_bc_on_a_converted_dataset_swings_up(tmp_path):
     ev = evaluate(get_task("pendulum"), lambda: PolicyActor(policy), episodes=20, seed=0,
                   training_seeds=ds.meta["provenance"]["episode_seeds"])
     # the converted episodes are identical to the native ones, so this trains exactly as tests/algos/test_bc.py;
-    # measured: 100% in every run, training seeds 0-9 x threads 1 and 2 (best_val_loss <= 0.033)
+    # measured (20 demos): 20/20 for training seeds 0-3 at 1 thread; 10 demos scored 15/20 at seed 0, 1 thread
     assert ev.summary.success_rate >= 0.85, ev.summary
     assert np.isfinite(result.best_val_loss)
