@@ -90,3 +90,16 @@ def test_bad_flag_is_one_line(tmp_path, protege_cmd):
     _assert_one_line_error(r, "protege train: unrecognized options: --stepz", "(see protege train --help)")
     assert "│" not in r.stderr and "╭" not in r.stderr
 
+
+
+def test_a_verb_that_only_reads_does_not_import_torch(tmp_path):
+    """`protege view` imports its own module only (not every verb's), and sets no torch thread count, so it
+    starts in well under a second instead of paying torch's import (~3.5 s here)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from protege.cli import main; rc = main(['--threads', '1', 'view', sys.argv[1]]); "
+            "print(rc, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing")], capture_output=True, text=True)
+    assert out.stdout.split() == ["2", "False"], (out.stdout, out.stderr)
+    assert "no such file" in out.stderr

@@ -187,9 +187,12 @@ def main(argv: list[str] | None = None) -> int:
             args = _parse(next(iter(modules_by_type)), rest, verb, debug, prog=f"protege {verb}", description=doc)
         else:
             args = _parse(Union[tuple(types)], argv, verb if verb in mods else None, debug)  # type: ignore[arg-type]
-        from protege.runtime import set_threads
+        from protege.runtime import remember_threads, set_threads
 
-        set_threads(threads)  # the library's default without --threads: never the inherited OMP setting
+        if "torch" in sys.modules:  # a verb that computes imported it: the library's default, never OMP's
+            set_threads(threads)
+        else:  # a verb without torch (view, info, convert) does not import it to set a count
+            remember_threads(threads)
         if threads is not None:
             _apply_threads(args, threads)
         result = modules_by_type[type(args)].run(args)

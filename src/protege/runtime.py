@@ -35,6 +35,18 @@ def default_threads() -> int:
 _chosen: int | None = None  # the count last asked for explicitly in this process (e.g. by `--threads`)
 
 
+def remember_threads(threads: int | None) -> None:
+    """Keep an explicit count (>= 1) for every later `set_threads()` without importing torch now (None or 0:
+    nothing to remember)."""
+    global _chosen
+    if threads is not None and (not isinstance(threads, int) or threads < 0):
+        from protege.errors import bad_input
+
+        raise bad_input(None, "threads", "an integer >= 1 (0 = the default)", repr(threads))
+    if threads:
+        _chosen = int(threads)
+
+
 def set_threads(threads: int | None = None) -> int:
     """Set torch's intra-op thread count; returns the count set.
 
@@ -42,15 +54,9 @@ def set_threads(threads: int | None = None) -> int:
     count, or `default_threads()` if none was ever given. So `protege --threads 1 ...` (or a benchmark
     calling `set_threads(1)` once) holds for every later training run that asks for "the default".
     """
-    global _chosen
     import torch
 
-    if threads is not None and (not isinstance(threads, int) or threads < 0):
-        from protege.errors import bad_input
-
-        raise bad_input(None, "threads", "an integer >= 1 (0 = the default)", repr(threads))
-    if threads:
-        _chosen = int(threads)
+    remember_threads(threads)
     n = _chosen or default_threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
