@@ -140,7 +140,7 @@ def browser_list_ms(path: Path, chromium: str) -> tuple[dict, float]:
 
 def command_to_serving(path: Path) -> float:
     """Seconds from starting `protege view PATH` to its "serving at URL" line: Python and the CLI's imports
-    (every verb's module, torch among them) plus the index."""
+    (the view verb's module only: no torch) plus the index."""
     exe = Path(sys.executable).parent / "protege"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     t = time.perf_counter()
@@ -207,8 +207,8 @@ def main() -> None:
                      f"{r['episode_kb']:.0f} kB ({r['episode_steps']} steps) | {frames} | {f(r['stats_s'])} | "
                      f"{f(r['load_dataset_s'])} | {f(r['command_s'])} |")
     lines += ["", "*index* is all the viewer adds before serving; *`protege view` start to serving* also counts "
-              "starting Python and importing the CLI (every verb's module, torch among them), the same for every "
-              "dataset and every protege command. *statistics* (the Statistics tab) reads every episode."]
+              "starting Python and importing the CLI and the view verb (torch is not imported). *statistics* (the "
+              "Statistics tab) reads every episode."]
     write_outputs("viewer", {"episodes": args.episodes, "camera_episodes": args.camera_episodes,
                              "repeats": args.repeats, "chromium": bool(chromium), "results": results},
                   "\n".join(lines) + "\n")
