@@ -17,7 +17,7 @@ from protege.recording import record_expert
 def test_bc_learns_pendulum_swing_up(tmp_path):
     record_expert("pendulum", 20, tmp_path / "ds", seed=0, noise=0.1)
     ds = load_dataset(tmp_path / "ds")
-    result = train_bc(ds, "mlp", None, TrainConfig(steps=1500, seed=0), out=tmp_path / "ck")
+    result = train_bc(ds, "mlp", None, TrainConfig(steps=1500, seed=0, threads=1), out=tmp_path / "ck")
     assert result.best_val_loss < 0.1
     policy = load_checkpoint(tmp_path / "ck")
     task = get_task("pendulum")

@@ -130,7 +130,7 @@ def test_bc_on_a_converted_dataset_swings_up(tmp_path):
     convert(tmp_path / "lr", tmp_path / "mn", from_fmt="lerobot", to_fmt="minari")
     ds = load_any(tmp_path / "mn")
     assert ds.num_labels == load_any(tmp_path / "ds").num_labels > 0  # expert labels survived both hops
-    result = train_bc(ds, "mlp", None, TrainConfig(steps=1500, seed=0), out=tmp_path / "ck")
+    result = train_bc(ds, "mlp", None, TrainConfig(steps=1500, seed=0, threads=1), out=tmp_path / "ck")
     assert result.best_val_loss < 0.1
     policy = load_checkpoint(tmp_path / "ck")
     ev = evaluate(get_task("pendulum"), lambda: PolicyActor(policy), episodes=20, seed=0,
