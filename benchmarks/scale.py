@@ -31,8 +31,11 @@ def load() -> float:
 
 
 # --- training ------------------------------------------------------------------------------------------
-def _train_rank(data: str, steps: int, batch: int, kill_at: int, marker: str) -> dict:
-    """One rank's training run (spawned by `launch`); rank 1 kills itself at step `kill_at` on the first attempt."""
+def _train_rank(data: str, steps: int, batch: int, kill_at: int, marker: str, out: str = "",
+                eval_every: int = 0) -> dict:
+    """One rank's training run (spawned by `launch`); rank 1 kills itself at step `kill_at` on the first attempt.
+    With `out`, the run keeps its whole training state there at every validation point and resumes from it
+    (`train --resume`), so a restarted attempt continues where the last validation point left it."""
 
     from protege.algos.bc import TrainConfig, train_bc
     from protege.data.formats import load_any
@@ -55,9 +58,14 @@ def _train_rank(data: str, steps: int, batch: int, kill_at: int, marker: str) ->
             return loss, sync
 
         ddp.loss_function = killing
+    from protege.algos import train_state
+
+    resumed_from = train_state.saved_step(out) if out else None
     r = train_bc(load_any(data), "mlp", MLPConfig(hidden_dims=(256, 256)),
-                 TrainConfig(steps=steps, batch_size=batch, eval_every=steps // 2, warmup_steps=10, seed=0, threads=1))
-    return {"samples_per_second": r.samples_per_second, "best_val_loss": r.best_val_loss, "wall_s": r.wall_seconds}
+                 TrainConfig(steps=steps, batch_size=batch, eval_every=eval_every or steps // 2, warmup_steps=10,
+                             seed=0, threads=1), out=out or None, resume=bool(out))
+    return {"samples_per_second": r.samples_per_second, "best_val_loss": r.best_val_loss, "wall_s": r.wall_seconds,
+            "resumed_from_step": resumed_from}
 
 
 def bench_training(data: str, steps: int, batch: int, repeats: int) -> dict:
@@ -135,13 +143,18 @@ def fault_ray(episodes: int, folder: str) -> dict:
 def fault_rank(data: str, steps: int, batch: int, folder: str) -> dict:
     from protege.distributed.launch import launch
 
-    clean = launch(_train_rank, 2, data, steps, batch, 0, "")[0]
+    every = max(1, steps // 5)
+    clean = launch(_train_rank, 2, data, steps, batch, 0, "", os.path.join(folder, "clean"), every)[0]
     marker = os.path.join(folder, "rank-killed")
     t0 = time.perf_counter()
-    faulted = launch(_train_rank, 2, data, steps, batch, steps // 2, marker, max_restarts=1)[0]
+    faulted = launch(_train_rank, 2, data, steps, batch, steps // 2, marker, os.path.join(folder, "faulted"), every,
+                     max_restarts=1)[0]
+    resumed = faulted["resumed_from_step"]
     return {"killed": "rank 1 (SIGKILL) at step %d of %d, first attempt" % (steps // 2, steps),
-            "killed_happened": os.path.exists(marker), "recovery": "torch elastic restarted both ranks (max_restarts=1); "
-            "training ran again from step 0 (no mid-run optimiser state is kept, only the best checkpoint)",
+            "killed_happened": os.path.exists(marker),
+            "recovery": "torch elastic restarted both ranks (max_restarts=1); the restarted ranks resumed from the "
+            f"training state saved at step {resumed} (validation every {every} steps): weights, optimiser, "
+            "scheduler and random states", "resumed_from_step": resumed,
             "best_val_loss_clean": clean["best_val_loss"], "best_val_loss_after_restart": faulted["best_val_loss"],
             "equal": clean["best_val_loss"] == faulted["best_val_loss"], "wall_s_with_restart": time.perf_counter() - t0}
 
@@ -166,7 +179,7 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="protege-scale-")
     data = record_data(tmp, 20)
-    result: dict = {"task": TASK, "loaded_machine": True, "load_start": load()}
+    result: dict = {"task": TASK, "load_start": load()}
     if "train" not in a.skip:
         result["training"] = {"steps": a.steps, "batch_size": a.batch, "policy": "mlp (256, 256)",
                               **bench_training(data, a.steps, a.batch, a.repeats)}
@@ -186,8 +199,8 @@ def main() -> None:
 
 def markdown(r: dict) -> str:
     lines = ["# Scaling: DDP training, rollout executors, faults", "",
-             f"Measured on a shared 2-core machine under load (1-minute load average {r['load_start']} at the start, "
-             f"{r['load_end']} at the end): absolute figures are low and noisy; read the ratios, taken in one run "
+             f"Measured on a shared 2-core machine (1-minute load average {r['load_start']} at the start, "
+             f"{r['load_end']} at the end; other jobs' load lowers absolute figures): read the ratios, taken in one run "
              "with the configurations alternated. GPU: " + r["gpu"] + ".", ""]
     if "training" in r:
         t = r["training"]
