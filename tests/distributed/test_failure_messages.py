@@ -97,12 +97,12 @@ class _FakeRay:
     def remote(self, **options):
         fake = self
 
-        class Actor:
+        class Actor:  # like a Ray actor: calls run in order, and once its process died every later call fails
             def __init__(self):
-                self.run = self
+                self.run, self.dead = self, False
 
             def remote(self, job, seed):
-                return lambda: fake._run(job, seed)
+                return lambda: fake._run(self, job, seed)
 
         class ActorClass:
             @staticmethod
@@ -111,9 +111,12 @@ class _FakeRay:
 
         return lambda cls: ActorClass
 
-    def _run(self, job, seed):
+    def _run(self, actor, job, seed):
+        if actor.dead:
+            raise self.exceptions.RayActorError("The actor died unexpectedly before finishing this task.")
         self.tries[seed] = self.tries.get(seed, 0) + 1
         if seed in self.dies and self.tries[seed] <= self.times:
+            actor.dead = True
             raise self.exceptions.RayActorError("The actor died unexpectedly before finishing this task.")
         try:
             return seed, job.run(None, seed)
@@ -153,7 +156,9 @@ def test_a_ray_worker_that_dies_once_has_its_episode_rerun_and_delivered_once(mo
     got = []
     ex.map(FunctionJob(_jobs.times_ten), list(range(6)), lambda s, r: got.append((s, r)))
     assert got == [(s, 10 * s) for s in range(6)]
+    # the episode queued behind seed 3 on the same actor failed with it but never ran: not a retry
     assert ex.retried == [3] and fake.tries[3] == 2
+    assert all(fake.tries[s] == 1 for s in range(6) if s != 3)
 
 
 def test_an_episode_that_raises_on_a_ray_worker_names_seed_and_worker(monkeypatch):

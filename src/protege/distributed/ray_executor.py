@@ -4,10 +4,16 @@ Imported only when Ray is asked for (`pip install -e ".[ray]"`). Each actor is o
 process that keeps a job's state (env, actor) between episodes, like a process worker; each actor runs
 one episode at a time, so an actor that dies loses only the episode it was running, which is queued again
 and run by another (a fresh actor replaces the dead one). Results are delivered in seed order, once.
+
+Each actor has its next episode queued behind the running one (`depth` calls in flight), so it never waits
+for the driver between episodes. An actor's calls run in submission order, so when it dies the first of
+its calls to fail is the one it was running (re-run and counted in `retried`); the calls queued behind it
+never started and are simply submitted again.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -50,10 +56,10 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, workers: int, address: str = "auto", max_retries: int = 3):
+    def __init__(self, workers: int, address: str = "auto", max_retries: int = 3, depth: int = 2):
         if workers < 1:
             raise ProtegeError(f"--workers: expected >= 1, found {workers}")
-        self.workers, self.address, self.max_retries = workers, address, max_retries
+        self.workers, self.address, self.max_retries, self.depth = workers, address, max_retries, max(1, depth)
         self.retried: list[int] = []
         self._ray = import_ray()
         self._started = False
@@ -99,16 +105,24 @@ class RayExecutor:
         tries = {s: 0 for s in seeds}
         job_ref = ray.put(job)
         running: dict[Any, tuple[int, int]] = {}  # object ref -> (actor index, seed)
+        submitted = itertools.count()
+        order: dict[int, int] = {}  # seed -> when it was last submitted
 
         def submit(i: int) -> None:
             seed = queue.pop(0)
             tries[seed] += 1
+            order[seed] = next(submitted)
             running[self._actors[i].run.remote(job_ref, seed)] = (i, seed)
 
+        def fill(i: int) -> None:
+            while queue and sum(1 for a, _ in running.values() if a == i) < self.depth:
+                submit(i)
+
         try:
-            for i in range(len(self._actors)):
-                if queue:
-                    submit(i)
+            for _ in range(self.depth):  # one episode per actor first, so a short run spreads over every actor
+                for i in range(len(self._actors)):
+                    if queue:
+                        submit(i)
             while running:
                 done, _ = ray.wait(list(running), num_returns=1)
                 ref = done[0]
@@ -116,21 +130,27 @@ class RayExecutor:
                 try:
                     _, result = ray.get(ref)
                 except ray.exceptions.RayActorError as e:  # the actor's process died: replace it, run again
-                    if tries[seed] > self.max_retries:
-                        raise ProtegeError(f"ray worker {i}: died {tries[seed]} times while running episode seed "
-                                           f"{seed}; the {out.next} episodes finished before were delivered "
+                    # every call left on the dead actor, in submission order: the first was running when it
+                    # died (an actor runs its calls in order); the others never started and are not retries
+                    behind = [r for r, (a, _) in running.items() if a == i]
+                    lost = sorted([seed] + [running.pop(r)[1] for r in behind], key=order.__getitem__)
+                    ran = lost[0]
+                    for s in lost[1:]:
+                        tries[s] -= 1
+                    if tries[ran] > self.max_retries:
+                        raise ProtegeError(f"ray worker {i}: died {tries[ran]} times while running episode seed "
+                                           f"{ran}; the {out.next} episodes finished before were delivered "
                                            f"({type(e).__name__})") from None
                     self._actors[i] = self._new_actor()
-                    self.retried.append(seed)
-                    queue.insert(0, seed)
-                    submit(i)
+                    self.retried.append(ran)
+                    queue[:0] = lost
+                    fill(i)
                     continue
                 except ray.exceptions.RayTaskError as e:  # the episode itself raised
                     cause = getattr(e, "cause", None) or e
                     raise episode_error(seed, f"ray worker {i}", cause) from None
                 out.add(seed, result)
-                if queue:
-                    submit(i)
+                fill(i)
         except BaseException:
             for a in self._actors:  # an actor may be mid-episode: stop them all, start afresh next time
                 try:
