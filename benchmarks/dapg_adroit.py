@@ -58,7 +58,7 @@ def demonstrations(row: str, args) -> tuple[object, list[int], str]:
     if kind == "human":
         ds = load_any(args.adroit / "door-human")
         return ds, [int(e.info["seed"]) for e in ds.episodes if "seed" in e.info], \
-            f"{len(ds)} human demonstrations ({args.adroit / 'door-human'})"
+            f"{len(ds)} human demonstrations ({args.adroit.name}/door-human)"
     out = args.runs / "demos" / f"{short}_{args.demos}_noise{args.noise:g}"
     record_expert(f"adroit/{short}", args.demos, out, seed=0, noise=args.noise, keep_labels=False,
                   expert=args.adroit / "experts" / f"{short}.json", progress=TqdmProgress())
