@@ -63,6 +63,10 @@ class ConditioningConfig:
     """Instruction word vocabulary (ids 2.. ; 0 = padding, 1 = unknown); filled from the dataset."""
     max_tokens: int = 16
     """Words read per instruction (longer ones are cut)."""
+    word_dropout: float = 0.0
+    """kind "instruction", training only: each word of a training instruction is hidden (read as the unknown
+    word, which carries no meaning) with this probability, a fresh draw per sample and step, at least one word
+    always kept; so the policy learns to tell the task from any informative word, not only the whole sentence."""
     text_encoder: str | None = None
     """kind "embedding": "package.module:factory" returning an object with encode(list[str]) -> (N, D)."""
     text_encoder_arg: str | None = None
@@ -75,6 +79,9 @@ class ConditioningConfig:
         _require(self.fusion in FUSIONS, "fusion", f"one of {list(FUSIONS)}", self.fusion)
         _require(self.embed_dim >= 1, "embed_dim", ">= 1", self.embed_dim)
         _require(self.max_tokens >= 1, "max_tokens", ">= 1", self.max_tokens)
+        _require(0.0 <= self.word_dropout < 1.0, "word_dropout", "in [0, 1)", self.word_dropout)
+        _require(self.word_dropout == 0.0 or self.kind == "instruction", "word_dropout",
+                 "0 unless kind is 'instruction' (it hides instruction words)", self.word_dropout)
         _require(self.kind != "embedding" or bool(self.text_encoder), "text_encoder",
                  "'package.module:factory' for kind 'embedding'", self.text_encoder)
         self.tasks = [str(t) for t in self.tasks]

@@ -67,6 +67,9 @@ class Args:
     """How the task embedding enters every head: "concat" (appended to the observation features) or "film"."""
     condition_dim: int = 32
     """Width of the task/instruction embedding."""
+    word_dropout: float = 0.0
+    """--condition instruction: hide each word of a training instruction with this probability (per sample
+    and step, one word always kept), so any informative word names the task; 0 = off (see README)."""
     text_encoder: str | None = None
     """--condition embedding: "package.module:factory" building an object with encode(list[str]) -> (N, D),
     e.g. protege.policies.encoders.conditioning:HashingTextEncoder."""
@@ -146,7 +149,8 @@ def run(args: Any) -> int:
     encoder = EncoderConfig(name=args.encoder, crop=args.encoder_crop, color_jitter=args.encoder_color_jitter,
                             feature_dim=args.encoder_feature_dim, share_cameras=args.encoder_share_cameras)
     conditioning = ConditioningConfig(kind=args.condition, fusion=args.condition_fusion, embed_dim=args.condition_dim,
-                                      text_encoder=args.text_encoder, text_encoder_arg=args.text_encoder_arg)
+                                      text_encoder=args.text_encoder, text_encoder_arg=args.text_encoder_arg,
+                                      word_dropout=args.word_dropout)
     # native, LeRobot, robomimic or Minari, read in place
     dataset = load_any(args.data, obs_keys=training_keys(args.data, args.obs_keys))
     policy_config = getattr(args, args.policy, None)

@@ -9,6 +9,7 @@ like any key, and no head has code for it):
 - `kind="instruction"`: the instruction's word ids (`max_tokens`,) int64 (0 = padding, 1 = a word the
   vocabulary lacks); a learned word embedding, averaged over the known words, then a small MLP. It needs
   no pretrained weights and nothing downloaded; an unseen instruction is accepted and reported as unseen;
+  `word_dropout` hides random words of the training instructions (training mode only, `drop_words`);
 - `kind="embedding"`: a frozen text encoder the user has on disk (`text_encoder="pkg.module:factory"`,
   called with `text_encoder_arg`; its object's `encode(list[str]) -> (N, D)` float array) embeds the
   instruction once per episode; a small MLP maps (D,) to the embedding. `HashingTextEncoder` is a
@@ -42,7 +43,7 @@ from protege.vocabulary import (CONDITION_KEY, FUSIONS, KINDS, PAD, UNK, Conditi
 
 __all__ = ["CONDITION_KEY", "FUSIONS", "KINDS", "PAD", "UNK", "ConditionInput", "ConditioningConfig",
            "HashingTextEncoder", "TextEncoder", "condition_input", "load_text_encoder", "tokenize",
-           "vocabulary_from_episodes", "episode_condition", "Conditioner", "FiLM", "ConditionFusion"]
+           "vocabulary_from_episodes", "episode_condition", "drop_words", "Conditioner", "FiLM", "ConditionFusion"]
 
 
 def vocabulary_from_episodes(config: ConditioningConfig, episodes: list[Any], where: str = "dataset") -> ConditioningConfig:
@@ -93,6 +94,7 @@ class Conditioner(nn.Module):
     def __init__(self, config: ConditioningConfig):
         super().__init__()
         self.kind, E = config.kind, config.embed_dim
+        self.word_dropout = config.word_dropout
         if config.kind == "task":
             self.table = nn.Embedding(max(len(config.tasks), 1), E)
             nn.init.normal_(self.table.weight, std=1.0)
@@ -109,12 +111,27 @@ class Conditioner(nn.Module):
             emb = self.table(last.long())
         elif self.kind == "instruction":
             ids = last.long()
+            if self.training and self.word_dropout > 0:
+                ids = drop_words(ids, self.word_dropout)
             known = (ids > UNK).float()[..., None]  # padding and unknown words carry no meaning
             pooled = (self.words(ids) * known).sum(1) / known.sum(1).clamp_min(1.0)
             emb = self.mix(pooled)
         else:
             emb = self.mix(last.float())
         return emb[:, None].expand(-1, n_obs, -1)
+
+
+def drop_words(ids: torch.Tensor, p: float) -> torch.Tensor:
+    """ids (B, max_tokens) int64 -> the same with each known word replaced by UNK with probability p; a row
+    that would lose every known word keeps its first one (an instruction is never emptied)."""
+    known = ids > UNK
+    drop = (torch.rand(ids.shape, device=ids.device) < p) & known
+    emptied = (known & ~drop).sum(1) == 0
+    if emptied.any():
+        first = torch.zeros_like(known)
+        first[torch.arange(len(ids), device=ids.device), known.float().argmax(1)] = True
+        drop &= ~(first & emptied[:, None])
+    return ids.masked_fill(drop, UNK)
 
 
 class FiLM(nn.Module):
