@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_outputs  # noqa: E402
 
+from protege.algos import train_state  # noqa: E402
 from protege.algos.bc import TrainConfig, train_bc  # noqa: E402
 from protege.checkpoint import CheckpointActorFactory  # noqa: E402
 from protege.data.native import Dataset, load_dataset  # noqa: E402
@@ -78,7 +79,11 @@ def _cell(task: str, obs: str, n: int, seed: int, args, full: Dataset, progress)
     encoder = EncoderConfig(name=args.encoder) if obs == "vision" else None
     config = TrainConfig(steps=args.steps, seed=seed, batch_size=args.batch_size)
     t0 = time.perf_counter()
-    train = train_bc(subset, args.head, None, config, out=out / "checkpoint", progress=progress, encoder=encoder)
+    # resume=True: an interrupted cell continues from its last validation point (bit-identical to an
+    # uninterrupted run); its train_wall_s then counts only the part run in this invocation
+    resumed = train_state.saved_step(out / "checkpoint") is not None
+    train = train_bc(subset, args.head, None, config, out=out / "checkpoint", progress=progress, encoder=encoder,
+                     resume=True)
     train_s = time.perf_counter() - t0
     task_name = full.meta.get("task") or (f"metaworld-vision/{task}" if obs == "vision" else f"metaworld/{task}")
     t0 = time.perf_counter()
@@ -87,7 +92,7 @@ def _cell(task: str, obs: str, n: int, seed: int, args, full: Dataset, progress)
     rec = {"task": task, "obs": obs, "demos": n, "seed": seed, "head": args.head,
            "encoder": args.encoder if obs == "vision" else None, "steps": args.steps, "batch_size": args.batch_size,
            "successes": summary.successes, "episodes": summary.episodes, "success_rate": summary.success_rate,
-           "train_wall_s": train_s, "eval_wall_s": time.perf_counter() - t0,
+           "train_wall_s": train_s, "train_resumed": resumed, "eval_wall_s": time.perf_counter() - t0,
            "samples_per_second": train.samples_per_second, "best_val_loss": train.best_val_loss}
     result_file.write_text(json.dumps(rec, indent=2) + "\n")
     return rec
