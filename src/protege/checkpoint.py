@@ -104,8 +104,8 @@ def _conditioning_config(cfg: dict[str, Any], cfg_path: Path) -> ConditioningCon
         return None
     if not isinstance(record, dict):
         raise bad_input(cfg_path, "conditioning", "an object of conditioning config fields", type(record).__name__)
-    try:
-        return ConditioningConfig(**record)
+    try:  # a checkpoint from before word dropout was trained without it (a warm start keeps that)
+        return ConditioningConfig(**{"word_dropout": 0.0, **record})
     except (TypeError, ValueError) as e:
         raise bad_input(cfg_path, "conditioning", "a valid ConditioningConfig", str(e)) from None
 

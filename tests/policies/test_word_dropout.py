@@ -69,6 +69,24 @@ def _ids(cfg, task):
     return condition_input(cfg, task=task).array
 
 
+def test_default_is_the_measured_value_for_instructions_and_off_otherwise(tmp_path):
+    from protege.vocabulary import DEFAULT_WORD_DROPOUT
+
+    assert DEFAULT_WORD_DROPOUT == 0.3
+    assert ConditioningConfig(kind="instruction").word_dropout == DEFAULT_WORD_DROPOUT
+    assert ConditioningConfig(kind="instruction", word_dropout=0.0).word_dropout == 0.0
+    assert ConditioningConfig(kind="task").word_dropout == 0.0
+    # a checkpoint written before the field existed was trained without dropout, and loads saying so
+    train_bc(_dataset(1), "mlp", {"hidden_dims": (8,)}, TrainConfig(steps=2, eval_every=2, threads=1),
+             out=tmp_path / "ck", conditioning=ConditioningConfig(kind="instruction", embed_dim=4))
+    cfg_path = tmp_path / "ck" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    assert cfg["conditioning"]["word_dropout"] == DEFAULT_WORD_DROPOUT
+    del cfg["conditioning"]["word_dropout"]
+    cfg_path.write_text(json.dumps(cfg))
+    assert load_checkpoint(tmp_path / "ck").conditioning.word_dropout == 0.0
+
+
 def test_word_dropout_is_validated_and_only_for_instructions():
     with pytest.raises(ValueError, match="word_dropout"):
         ConditioningConfig(kind="instruction", word_dropout=1.0)

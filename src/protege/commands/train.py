@@ -67,9 +67,10 @@ class Args:
     """How the task embedding enters every head: "concat" (appended to the observation features) or "film"."""
     condition_dim: int = 32
     """Width of the task/instruction embedding."""
-    word_dropout: float = 0.0
+    word_dropout: float | None = None
     """--condition instruction: hide each word of a training instruction with this probability (per sample
-    and step, one word always kept), so any informative word names the task; 0 = off (see README)."""
+    and step, one word always kept), so any informative word names the task; 0 = off. Default: 0.3 for
+    --condition instruction (measured on MT10, see README), 0 otherwise."""
     text_encoder: str | None = None
     """--condition embedding: "package.module:factory" building an object with encode(list[str]) -> (N, D),
     e.g. protege.policies.encoders.conditioning:HashingTextEncoder."""
