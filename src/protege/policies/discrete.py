@@ -1,6 +1,12 @@
 """`discrete`: each action dimension discretised into bins, trained with cross-entropy.
 
-For each of H steps and A dimensions an MLP outputs logits over `bins` bins. Bins are either uniform over
+For each of H steps and A dimensions an MLP outputs logits over `bins` bins. The cross-entropy target is
+not one-hot on the demonstrated action's bin but a Gaussian around the action integrated over the bins
+(`target_sigma`, as in "histogram loss" regression): the bins are ordered, and a one-hot target throws that
+away, so every bin must be learnt from its own few samples and the argmax can land far from the action
+(issue 14: on `pendulum`, whose swing-up torques spread thinly over 64 bins, one-hot targets gave 70/60/45%
+success over training seeds 0/1/2 and fewer, fuller bins did better (16 bins: 95% at seed 0), Gaussian
+targets 2 bins wide 100/100/100%). Bins are either uniform over
 the normalised action range [-1, 1] or quantile bins (equal numbers of training actions per bin, fitted
 by the training loop's `fit_data` hook), so resolution goes where the demonstrations are. At execution
 each dimension takes its argmax bin or samples one, and the bin's centre (its midpoint for uniform bins,
@@ -14,6 +20,7 @@ Sampling is a pure tensor function of a standard-normal `noise` (B, H, A) (throu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +39,9 @@ BINNINGS = ("uniform", "quantile")
 
 @dataclass
 class DiscreteConfig:
+    # what a checkpoint saved before a field existed was trained with (see checkpoint.load_checkpoint)
+    PREDATING: ClassVar[dict[str, Any]] = {"target_sigma": 0.0}
+
     bins: int = 64
     """Bins per action dimension."""
     binning: str = "uniform"
@@ -52,6 +62,11 @@ class DiscreteConfig:
     """At execution, sample each dimension's bin (True) or take its argmax (False)."""
     label_smoothing: float = 0.0
     """Cross-entropy label smoothing."""
+    target_sigma: float = 2.0
+    """Ordinal targets: the cross-entropy target is a Gaussian of this std (in mean bin widths, 2 / bins in
+    normalised units) centred on the demonstrated action, integrated over each bin, so a near miss costs
+    less than a far one and the action's place inside its bin is kept. 0: one-hot on its bin (checkpoints
+    saved before this field). On `pendulum` (seed 0, 20 episodes): 0 -> 70%, 0.75 -> 95%, 2 and 4 -> 100%."""
 
     def __post_init__(self) -> None:
         self.hidden_dims = tuple(int(h) for h in self.hidden_dims)
@@ -59,6 +74,7 @@ class DiscreteConfig:
         require(self.bins >= 2, "discrete", "bins", ">= 2", self.bins)
         require(self.binning in BINNINGS, "discrete", "binning", f"one of {BINNINGS}", self.binning)
         require(0 <= self.label_smoothing < 1, "discrete", "label_smoothing", "in [0, 1)", self.label_smoothing)
+        require(self.target_sigma >= 0, "discrete", "target_sigma", ">= 0", self.target_sigma)
 
 
 class DiscretePolicy(PolicyBase):
@@ -103,6 +119,15 @@ class DiscretePolicy(PolicyBase):
         idx = torch.searchsorted(inner.contiguous(), flat, right=True)  # (A, N)
         return idx.T.reshape(x.shape)
 
+    def _gaussian_target(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised actions (..., A) -> (..., A, bins): the mass of N(x, sigma^2) in each bin, the outer bins
+        reaching to +-infinity (an action at a bound keeps all its mass inside the range)."""
+        sigma = self.config.target_sigma * 2.0 / self.config.bins
+        inner = self.edges[:, 1:-1]  # (A, bins - 1)
+        cdf = torch.special.ndtr((inner - x[..., None]) / sigma)  # (..., A, bins - 1)
+        zeros, ones = torch.zeros_like(cdf[..., :1]), torch.ones_like(cdf[..., :1])
+        return torch.cat([cdf, ones], -1) - torch.cat([zeros, cdf], -1)
+
     def _logits(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, n_obs, D) -> (B, H, A, bins)."""
         return self.net(feats.flatten(1)).view(-1, self.horizon, self.action_dim, self.config.bins)
@@ -110,9 +135,13 @@ class DiscretePolicy(PolicyBase):
     def compute_loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Cross-entropy of each dimension's target bin, averaged over dimensions; padding left out."""
         logits = self._logits(self.obs_features(batch.obs))
-        target = self._bin_index(self.action_normalizer(batch.action).clamp(-1, 1))  # (B, H, A)
-        ce = F.cross_entropy(logits.flatten(0, 2), target.flatten(), reduction="none",
-                             label_smoothing=self.config.label_smoothing).view(target.shape)
+        x = self.action_normalizer(batch.action).clamp(-1, 1)  # (B, H, A)
+        if self.config.target_sigma > 0:
+            target = self._gaussian_target(x).flatten(0, 2)  # (B * H * A, bins) probabilities
+        else:
+            target = self._bin_index(x).flatten()
+        ce = F.cross_entropy(logits.flatten(0, 2), target, reduction="none",
+                             label_smoothing=self.config.label_smoothing).view(x.shape)
         loss = masked_step_mean(ce.mean(-1), batch.action_pad, batch.weight)
         return loss, {"cross_entropy": float(loss.detach())}
 
