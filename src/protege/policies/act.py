@@ -36,8 +36,11 @@ class ACTConfig:
     """Actions per predicted chunk (H)."""
     n_obs: int = 1
     """Observation history length (one token per observation)."""
-    execution: str = "ensemble"
-    """Execution strategy: "ensemble" (temporal ensembling, as in ACT) or "receding"."""
+    execution: str = "receding"
+    """Execution strategy: "receding" or "ensemble" (temporal ensembling, as in ACT). Ensembling blends
+    predictions made up to H - 1 steps earlier, so the executed action lags the state: on `pendulum`
+    (balancing an unstable pole) it scored 0% where receding reached 100% with the same weights (issue 14;
+    checkpoints saved with "ensemble" keep it)."""
     n_action_steps: int = 8
     """Actions executed per chunk with receding horizon."""
     ensemble_m: float = 0.01
@@ -58,8 +61,10 @@ class ACTConfig:
     """Size of the CVAE latent z."""
     kl_weight: float = 10.0
     """Weight of the KL term (ACT uses 10)."""
-    dropout: float = 0.1
-    """Dropout inside the transformers."""
+    dropout: float = 0.0
+    """Dropout inside the transformers. ACT uses 0.1; on `pendulum` (state input, 50 demonstrations) 0.1
+    left the first action too imprecise to balance (55% success with receding execution, seed 0) and 0
+    reached 100% (issue 14)."""
     sample_latent: bool = False
     """At execution, draw z from the prior instead of using its mean (0)."""
 
@@ -104,7 +109,7 @@ class ACTPolicy(PolicyBase):
         self.action_out = nn.Linear(d, self.action_dim)
 
     def execution_settings(self) -> ExecutionSettings:
-        """The config's strategy (temporal ensembling by default); with `sample_latent`, every prediction
+        """The config's strategy (receding horizon by default); with `sample_latent`, every prediction
         draws its latent z (latent_dim,)."""
         return chunk_settings(self.config, noise_shape=self.noise_shape(1)[1:] if self.config.sample_latent else None)
 
