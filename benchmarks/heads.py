@@ -10,7 +10,11 @@ percentile, wall clock and thread CPU time; the CPU is shared, so CPU time is th
 per full `predict_chunk` call.
 
 Runs are cached under runs/bench/heads/ (one result.json per task/head/seed), so an interrupted run
-resumes and the tables are rewritten after every run with whatever has been measured.
+resumes and the tables are rewritten after every run with whatever has been measured. Each run records
+when and at which commit it was measured; a task/head with no cached run keeps the runs of the previous
+docs/benchmarks/heads.json (an earlier grid, possibly older code), and the table's "measured" column says
+which rows those are. A task/head that has any cached run shows only cached runs, never a mix of the two.
+Text in heads.md from the HAND_WRITTEN heading on (root-cause notes) is kept when the table is rewritten.
 
     python benchmarks/heads.py                                   # the full grid (7 heads x 4 tasks x 3 seeds)
     python benchmarks/heads.py --tasks bimodal --seeds 0 1 2     # a part of it
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,6 +56,23 @@ STEPS = {"bimodal": (5000, 128), "pendulum": (2000, 128), "metaworld/pick-place"
          "metaworld/assembly": (2000, 128)}
 RUNS = ROOT / "runs" / "bench"
 DEMOS = 50
+OUT_JSON = ROOT / "docs" / "benchmarks" / "heads.json"
+OUT_MD = ROOT / "docs" / "benchmarks" / "heads.md"
+HAND_WRITTEN = "## Root causes (issue 14)"
+"""heads.md keeps everything from this heading on when the generated tables above it are rewritten."""
+
+
+def measured_label() -> str:
+    """Today's UTC date and the commit the code was at (with "+changes" when the tree differs from it)."""
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return day
+    return f"{day} ({commit}{'+changes' if dirty else ''})"
 
 
 def slug(task: str) -> str:
@@ -94,7 +116,8 @@ def run_one(task: str, head: str, seed: int, episodes: int, steps: tuple[int, in
                   training_seeds=ds_seeds, progress=progress)
     out = {"task": task, "head": head, "seed": seed, "steps": steps[0], "batch_size": steps[1], "train_seconds": wall,
            "successes": ev.summary.successes, "episodes": ev.summary.episodes,
-           "success_rate": ev.summary.success_rate, "mean_length": ev.summary.mean_length}
+           "success_rate": ev.summary.success_rate, "mean_length": ev.summary.mean_length,
+           "measured": measured_label()}
     cache.write_text(json.dumps(out, indent=2))
     return out
 
@@ -153,7 +176,8 @@ def aggregate(results: list[dict]) -> list[dict]:
                          "per_seed": [r["success_rate"] for r in sorted(rs, key=lambda r: r["seed"])],
                          "ci_low": lo, "ci_high": hi, "episodes": n,
                          "train_seconds": statistics.mean(r["train_seconds"] for r in rs), "steps": rs[0]["steps"],
-                         "batch_size": rs[0]["batch_size"]})
+                         "batch_size": rs[0]["batch_size"],
+                         "measured": ", ".join(sorted({r.get("measured", "earlier grid, undated") for r in rs}))})
     return rows
 
 
@@ -165,15 +189,17 @@ def markdown(rows: list[dict], lat: list[dict], command: str) -> str:
              "head; each head with its default config; 50 evaluation episodes per training seed on seeds disjoint "
              "from the demonstrations. Success: mean over training seeds, with the 95% Wilson interval of all "
              "evaluation episodes pooled (the episode count says how many were run). Training time is wall clock on a 2-core CPU shared with other jobs "
-             "(compare within one table only).", ""]
+             "(compare within one table only). Measured: the date and commit of the row's runs (\"+changes\": "
+             "the source differed from that commit); a row whose runs are not cached here is carried over from "
+             "the previous heads.json with its own date, so rows of different dates ran different code.", ""]
     if rows:
-        lines += ["| task | head | success (mean over seeds) | 95% Wilson (pooled) | per seed (%) | steps x batch | train time (s) |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["| task | head | success (mean over seeds) | 95% Wilson (pooled) | per seed (%) | steps x batch | "
+                  "train time (s) | measured |", "|---|---|---|---|---|---|---|---|"]
         for r in rows:
             per = ", ".join(f"{100 * s:.0f}" for s in r["per_seed"])
             lines.append(f"| {r['task']} | {r['head']} | {100 * r['mean_success']:.0f}% | "
                          f"[{100 * r['ci_low']:.0f}, {100 * r['ci_high']:.0f}] ({r['episodes']} ep) | {per} | "
-                         f"{r['steps']} x {r['batch_size']} | {r['train_seconds']:.0f} |")
+                         f"{r['steps']} x {r['batch_size']} | {r['train_seconds']:.0f} | {r['measured']} |")
         lines.append("")
     done = {(r["task"], r["head"], s) for r in rows for s in r["seeds"]}
     missing = [f"{t} ({', '.join(h for h in HEADS if any((t, h, s) not in done for s in (0, 1, 2)))})"
@@ -210,8 +236,8 @@ def main() -> None:
     torch.set_num_threads(1)
     progress = TqdmProgress()
     command = "python benchmarks/heads.py " + " ".join(sys.argv[1:])
-    out_json = ROOT / "docs" / "benchmarks" / "heads.json"
-    previous = json.loads(out_json.read_text()) if out_json.exists() else {}
+    previous = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else {}
+    earlier = previous.get("runs", [])
     lat = previous.get("latency", [])
     if args.latency_only or not lat:
         lat = [latency(h, args.latency_task) for h in HEADS]
@@ -222,8 +248,8 @@ def main() -> None:
                 for head in args.heads:
                     steps = (args.steps or STEPS[task][0], STEPS[task][1])
                     if run_one(task, head, seed, args.eval_episodes, steps, args.workers, progress):
-                        write(cached_results(), lat, command)
-    write(cached_results(), lat, command)
+                        write(merged_results(earlier), lat, command)
+    write(merged_results(earlier), lat, command)
 
 
 def cached_results() -> list[dict]:
@@ -231,9 +257,21 @@ def cached_results() -> list[dict]:
     return [json.loads(f.read_text()) for f in sorted((RUNS / "heads").glob("*/*/result.json"))]
 
 
+def merged_results(earlier: list[dict]) -> list[dict]:
+    """The cached runs, plus the earlier grid's runs (from the previous heads.json) of every task/head that
+    has no cached run: a task/head's row is either all cached runs or all earlier ones."""
+    cached = cached_results()
+    have = {(r["task"], r["head"]) for r in cached}
+    return cached + [r for r in earlier if (r["task"], r["head"]) not in have]
+
+
 def write(results: list[dict], lat: list[dict], command: str) -> None:
     rows = aggregate(results)
-    write_outputs("heads", {"results": rows, "runs": results, "latency": lat, "steps": STEPS}, markdown(rows, lat, command))
+    text = markdown(rows, lat, command)
+    kept = OUT_MD.read_text().partition(HAND_WRITTEN) if OUT_MD.exists() else ("", "", "")
+    if kept[1]:
+        text = text.rstrip("\n") + "\n\n" + kept[1] + kept[2]
+    write_outputs("heads", {"results": rows, "runs": results, "latency": lat, "steps": STEPS}, text)
 
 
 if __name__ == "__main__":
