@@ -63,11 +63,12 @@ HAND_WRITTEN = "## Root causes (issue 14)"
 
 
 def measured_label() -> str:
-    """Today's UTC date and the commit the code was at (with "+changes" when the tree differs from it)."""
+    """Today's UTC date and the last commit that changed the library (src/), with "+changes" when src/
+    differs from it: the code a run measured, whatever else was committed since."""
     day = time.strftime("%Y-%m-%d", time.gmtime())
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
+        commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", "src"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -189,8 +190,8 @@ def markdown(rows: list[dict], lat: list[dict], command: str) -> str:
              "head; each head with its default config; 50 evaluation episodes per training seed on seeds disjoint "
              "from the demonstrations. Success: mean over training seeds, with the 95% Wilson interval of all "
              "evaluation episodes pooled (the episode count says how many were run). Training time is wall clock on a 2-core CPU shared with other jobs "
-             "(compare within one table only). Measured: the date and commit of the row's runs (\"+changes\": "
-             "the source differed from that commit); a row whose runs are not cached here is carried over from "
+             "(compare within one table only). Measured: the date of the row's runs and the last commit that changed "
+             "src/ then (\"+changes\": src/ differed from that commit); a row whose runs are not cached here is carried over from "
              "the previous heads.json with its own date, so rows of different dates ran different code.", ""]
     if rows:
         lines += ["| task | head | success (mean over seeds) | 95% Wilson (pooled) | per seed (%) | steps x batch | "
