@@ -41,8 +41,10 @@ class ACTConfig:
     predictions made up to H - 1 steps earlier, so the executed action lags the state: on `pendulum`
     (balancing an unstable pole) it scored 0% where receding reached 100% with the same weights (issue 14;
     checkpoints saved with "ensemble" keep it)."""
-    n_action_steps: int = 8
-    """Actions executed per chunk with receding horizon."""
+    n_action_steps: int = 1
+    """Actions executed per chunk with receding horizon. 1 predicts every step, as ensembling did (the same
+    cost per step), and acts on the newest prediction only: on `pendulum`, training seeds 0/1/2, 1 step
+    gave 100/100/100% (20 episodes) where 8 steps open loop gave 100/96/26% (50 episodes; issue 14)."""
     ensemble_m: float = 0.01
     """Temporal-ensembling weight decay m: weight exp(-m*i), i = 0 for the oldest chunk."""
     d_model: int = 64
