@@ -274,7 +274,8 @@ def report_mt10(cells: list[dict]) -> list[str]:
         "",
         "## MT10",
         "",
-        "`python benchmarks/multitask.py --seeds 0` on a shared 2-core CPU, one thread per job. 50 scripted "
+        "`python benchmarks/multitask.py --seeds 0` (and `--seeds 1 2 --cells cond-mlp single-mlp`, `--seeds 1 "
+        "--cells instr-mlp instr-mlp-wdrop`) on a shared 2-core CPU, one thread per job. 50 scripted "
         "demonstrations per task (500 episodes, training seeds), 50 evaluation episodes per task on held-out "
         "seeds. Conditioned policies: one network for all ten tasks, batch 256, tasks sampled equally often; "
         "single-task: ten networks. mlp = 3x256 with LayerNorm and dropout 0.1; chunked = H 8, 4 actions "

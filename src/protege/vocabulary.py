@@ -69,7 +69,7 @@ class ConditioningConfig:
     word, which carries no meaning) with this probability, a fresh draw per sample and step, at least one word
     always kept; so the policy learns to tell the task from any informative word, not only the whole sentence.
     None: DEFAULT_WORD_DROPOUT for kind "instruction" (on MT10 it cut the loss to hand-written paraphrases
-    from 19 points to 3, docs/benchmarks/multitask.md), 0 for the other kinds."""
+    from 19 points to 3, and from 26 to 0.4 for a second seed, docs/benchmarks/multitask.md), 0 otherwise."""
     text_encoder: str | None = None
     """kind "embedding": "package.module:factory" returning an object with encode(list[str]) -> (N, D)."""
     text_encoder_arg: str | None = None
