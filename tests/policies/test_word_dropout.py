@@ -10,29 +10,17 @@ import torch
 
 from protege.algos.bc import TrainConfig, train_bc
 from protege.checkpoint import PolicyActor, load_checkpoint
-from protege.data.episode import Episode
-from protege.data.native import Dataset
 from protege.policies import ConditioningConfig
 from protege.policies.encoders.conditioning import PAD, UNK, Conditioner, drop_words, vocabulary_from_episodes
-from protege.specs import ArraySpec, Spec
 
-SPEC = Spec(observation={"state": ArraySpec((2,))}, action=ArraySpec((2,), low=[-1.0, -1.0], high=[1.0, 1.0]), fps=10.0)
+from two_task_data import two_task_dataset  # noqa: E402
+
 # the tasks differ by one word (and its position); every other word is shared
 TASKS = {"go-left": "slide the cup to the left", "go-right": "slide the cup to the right"}
 
 
 def _dataset(episodes_per_task=6, T=20, seed=0):
-    """Two tasks, same observations; only the instruction says the sign of the action (+-0.8 on dim 0)."""
-    rng = np.random.default_rng(seed)
-    eps = []
-    for i in range(episodes_per_task):
-        for task, instruction in TASKS.items():
-            sign = -1.0 if task == "go-left" else 1.0
-            obs = rng.uniform(-1, 1, (T, 2)).astype(np.float32)
-            act = np.stack([np.full(T, 0.8 * sign), 0.5 * obs[:, 1]], -1).astype(np.float32)
-            eps.append(Episode(observations={"state": obs}, actions=act, success=True,
-                               info={"seed": i, "task": task, "instruction": instruction}))
-    return Dataset(eps, SPEC, {"task": "go-left,go-right"})
+    return two_task_dataset(episodes_per_task, T, seed, TASKS)
 
 
 def test_drop_words_hides_known_words_only_and_never_all():
