@@ -11,6 +11,7 @@ figures to read. No GPU row is measured unless CUDA is available here.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_outputs  # noqa: E402
+from _common import OUT, write_outputs  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -85,7 +86,9 @@ def bench_training(data: str, steps: int, batch: int, repeats: int) -> dict:
 
 
 # --- evaluation ------------------------------------------------------------------------------------------
-def bench_eval(episodes: int) -> dict:
+def bench_eval(episodes: int, repeats: int = 1) -> dict:
+    """Episodes/s of in-process, 2 processes and Ray with 2 workers, alternated `repeats` times; the speed-up
+    of each executor is taken against the in-process run of the same repeat, and the median is reported."""
     from protege.distributed.executor import LocalExecutor, ProcessExecutor
     from protege.distributed.ray_executor import RayExecutor
     from protege.envs import ExpertFactory, get_task
@@ -94,27 +97,30 @@ def bench_eval(episodes: int) -> dict:
     task = get_task(TASK)
     seeds = eval_seeds(0, episodes)
     rows, per_seed = [], {}
-    for name, make in (("in-process", LocalExecutor), ("2 processes", lambda: ProcessExecutor(2)),
-                       ("ray, 2 workers", lambda: RayExecutor(2, "auto"))):
-        t0 = time.perf_counter()
-        ex = make()
-        run_episodes(task, ExpertFactory(task.name), eval_seeds(9, 2), executor=ex)  # workers up, job built
-        startup = time.perf_counter() - t0
-        before = load()
-        t0 = time.perf_counter()
-        res = run_episodes(task, ExpertFactory(task.name), seeds, executor=ex)
-        wall = time.perf_counter() - t0
-        ex.close()
-        per_seed[name] = [(r.seed, r.success, r.ret, r.length) for r in res]
-        rows.append({"executor": name, "episodes": len(res), "wall_s": wall, "episodes_per_s": len(res) / wall,
-                     "startup_s": startup, "successes": sum(r.success for r in res), "load_before": before,
-                     "load_after": load()})
-        print(rows[-1], flush=True)
-    base = rows[0]["episodes_per_s"]
+    for repeat in range(repeats):
+        for name, make in (("in-process", LocalExecutor), ("2 processes", lambda: ProcessExecutor(2)),
+                           ("ray, 2 workers", lambda: RayExecutor(2, "auto"))):
+            t0 = time.perf_counter()
+            ex = make()
+            run_episodes(task, ExpertFactory(task.name), eval_seeds(9, 2), executor=ex)  # workers up, job built
+            startup = time.perf_counter() - t0
+            before = load()
+            t0 = time.perf_counter()
+            res = run_episodes(task, ExpertFactory(task.name), seeds, executor=ex)
+            wall = time.perf_counter() - t0
+            ex.close()
+            per_seed.setdefault(name, []).append([(r.seed, r.success, r.ret, r.length) for r in res])
+            rows.append({"executor": name, "repeat": repeat, "episodes": len(res), "wall_s": wall,
+                         "episodes_per_s": len(res) / wall, "startup_s": startup,
+                         "successes": sum(r.success for r in res), "load_before": before, "load_after": load()})
+            print(rows[-1], flush=True)
     for r in rows:
-        r["speedup"] = r["episodes_per_s"] / base
-    identical = all(per_seed[k] == per_seed["in-process"] for k in per_seed)
-    return {"rows": rows, "identical_per_episode": identical}
+        base = next(x for x in rows if x["executor"] == "in-process" and x["repeat"] == r["repeat"])
+        r["speedup"] = r["episodes_per_s"] / base["episodes_per_s"]
+    reference = per_seed["in-process"][0]
+    identical = all(run == reference for runs in per_seed.values() for run in runs)
+    median = {name: float(np.median([r["speedup"] for r in rows if r["executor"] == name])) for name in per_seed}
+    return {"rows": rows, "identical_per_episode": identical, "median_speedup": median}
 
 
 # --- faults ---------------------------------------------------------------------------------------------------
@@ -185,7 +191,7 @@ def main() -> None:
                               **bench_training(data, a.steps, a.batch, a.repeats)}
     result["gpu"] = "not measured: no GPU on this machine" if not torch.cuda.is_available() else "available, not run"
     if "eval" not in a.skip:
-        result["evaluation"] = bench_eval(a.episodes)
+        result["evaluation"] = bench_eval(a.episodes, a.repeats)
     if "faults" not in a.skip:
         os.makedirs(os.path.join(tmp, "ray-fault"))
         if "ray-fault" not in a.skip:
@@ -194,7 +200,25 @@ def main() -> None:
         result["fault_rank"] = fault_rank(data, a.steps // 3, a.batch, tmp)
         print(result["fault_rank"], flush=True)
     result["load_end"] = load()
+    result["carried"] = carry_skipped(result)
     write_outputs("scale", result, markdown(result))
+
+
+def carry_skipped(result: dict) -> dict:
+    """Sections skipped in this run keep the figures of the run that measured them (with its date and load),
+    so rerunning one section does not erase the others. Returns {section: when it was measured}."""
+    previous = OUT / "scale.json"
+    if not previous.exists():
+        return {}
+    old = json.loads(previous.read_text())
+    when = {k: v for k, v in old.get("carried", {}).items()}
+    stamp = f"{old.get('machine', {}).get('date', 'an earlier run')} (load {old.get('load_start')} at its start)"
+    carried = {}
+    for key in ("training", "evaluation", "fault_ray", "fault_rank"):
+        if key not in result and key in old:
+            result[key] = old[key]
+            carried[key] = when.get(key, stamp)
+    return carried
 
 
 def markdown(r: dict) -> str:
@@ -202,6 +226,8 @@ def markdown(r: dict) -> str:
              f"Measured on a shared 2-core machine (1-minute load average {r['load_start']} at the start, "
              f"{r['load_end']} at the end; other jobs' load lowers absolute figures): read the ratios, taken in one run "
              "with the configurations alternated. GPU: " + r["gpu"] + ".", ""]
+    lines += [f"Section `{k}` is carried from the run of {v}: it was skipped in this one." for k, v in
+              r.get("carried", {}).items()] + ([""] if r.get("carried") else [])
     if "training" in r:
         t = r["training"]
         lines += [f"## Training ({t['policy']}, effective batch {t['batch_size']}, {t['steps']} steps, gloo)", "",
@@ -213,10 +239,15 @@ def markdown(r: dict) -> str:
     if "evaluation" in r:
         e = r["evaluation"]
         lines += [f"## Evaluation ({e['rows'][0]['episodes']} expert episodes of {r['task']})", "",
-                  "| executor | episodes/s | speed-up | wall s | start-up s (not in wall) | successes | load before | load after |",
-                  "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {x['executor']} | {x['episodes_per_s']:.2f} | {x['speedup']:.2f}x | {x['wall_s']:.1f} | "
-                  f"{x['startup_s']:.1f} | {x['successes']} | {x['load_before']} | {x['load_after']} |" for x in e["rows"]]
+                  "| executor | repeat | episodes/s | speed-up | wall s | start-up s (not in wall) | successes | load before | load after |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {x['executor']} | {x.get('repeat', 0)} | {x['episodes_per_s']:.2f} | {x['speedup']:.2f}x | "
+                  f"{x['wall_s']:.1f} | {x['startup_s']:.1f} | {x['successes']} | {x['load_before']} | "
+                  f"{x['load_after']} |" for x in e["rows"]]
+        if "median_speedup" in e:
+            lines += ["", "Median speed-up over the repeats (each against the in-process run of its repeat): " +
+                      ", ".join(f"{k} {v:.2f}x" for k, v in e["median_speedup"].items()) +
+                      " (target for Ray with 2 workers: 1.7x)."]
         lines += ["", f"Per-episode results (seed, success, return, length) identical across executors: "
                   f"{e['identical_per_episode']}.", ""]
     if "fault_rank" in r:
