@@ -2,8 +2,8 @@
 relocate with 25 demonstrations, beside the numbers of the paper (Rajeswaran et al., RSS 2018, Table 1).
 
 Rows (`--row`): door-human (the paper's 25 human demonstrations, read in place from the Minari layout in
-`--door-human`), and <task>-expert for door, hammer, relocate, pen (25 demonstrations recorded from
-the DAPG authors' policy, shipped with protege, `--experts`/<task>.json, with Gaussian noise of `--noise` x the action
+`--adroit`/door-human), and <task>-expert for door, hammer, relocate, pen (25 demonstrations recorded from
+the DAPG authors' policy, `--adroit`/experts/<task>.json, with Gaussian noise of `--noise` x the action
 half-range on every executed action, stored without the clean label so the demonstrator is imperfect).
 Cells (`--cell`), each a separate, resumable run:
   bc    BC alone: DAPG's own BC stage (a Gaussian policy by maximum likelihood), executed with its mean;
@@ -39,7 +39,6 @@ from protege.algos.rl.npg import NPGConfig  # noqa: E402
 from protege.checkpoint import CheckpointActorFactory  # noqa: E402
 from protege.data.formats import load_any  # noqa: E402
 from protege.envs import get_task  # noqa: E402
-from protege.envs.adroit import expert_dir  # noqa: E402
 from protege.evaluation.evaluate import evaluate  # noqa: E402
 from protege.progress import TqdmProgress  # noqa: E402
 from protege.recording import record_expert  # noqa: E402
@@ -57,12 +56,12 @@ def demonstrations(row: str, args) -> tuple[object, list[int], str]:
     """(dataset, its episode seeds, description) for a row; expert demonstrations are recorded (resumably)."""
     short, kind = ROWS[row]
     if kind == "human":
-        ds = load_any(args.door_human)
+        ds = load_any(args.adroit / "door-human")
         return ds, [int(e.info["seed"]) for e in ds.episodes if "seed" in e.info], \
-            f"{len(ds)} human demonstrations (adroit/door-human)"
+            f"{len(ds)} human demonstrations ({args.adroit.name}/door-human)"
     out = args.runs / "demos" / f"{short}_{args.demos}_noise{args.noise:g}"
     record_expert(f"adroit/{short}", args.demos, out, seed=0, noise=args.noise, keep_labels=False,
-                  expert=(args.experts or expert_dir()) / f"{short}.json", progress=TqdmProgress())
+                  expert=args.adroit / "experts" / f"{short}.json", progress=TqdmProgress())
     ds = load_any(out)
     return ds, ds.meta["provenance"]["episode_seeds"], \
         f"{len(ds)} expert demonstrations, executed-action noise {args.noise:g} ({ds.num_success} successful)"
@@ -178,12 +177,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--row", choices=list(ROWS))
     p.add_argument("--cell", choices=list(CELLS))
-    p.add_argument("--door-human", type=Path, default=Path("~/.minari/datasets/D4RL/door/human-v2").expanduser(),
-                   help="the paper's 25 human door demonstrations (Minari D4RL/door/human-v2, or any copy in a "
-                   "layout protege reads); see docs/adroit.md")
-    p.add_argument("--experts", type=Path, default=None,
-                   help="folder of <task>.json + <task>.safetensors (default: the DAPG authors' policies shipped "
-                   "with protege, or $PROTEGE_ADROIT_EXPERTS)")
+    p.add_argument("--adroit", type=Path, default=ROOT.parent / "shared" / "adroit",
+                   help="folder with experts/ and door-human/ (see ../shared/adroit/README.md)")
     p.add_argument("--demos", type=int, default=25)
     p.add_argument("--noise", type=float, default=0.15, help="executed-action noise of expert demonstrations")
     p.add_argument("--env-steps", type=int, default=1_000_000)

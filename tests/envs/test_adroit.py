@@ -163,15 +163,7 @@ def test_a_missing_expert_is_one_line_naming_the_path(tmp_path, monkeypatch):
                                            rf"{re.escape(str(tmp_path / 'door.json'))} .*PROTEGE_ADROIT_EXPERTS"
                                            rf".*found no such file$"):
         get_task("adroit/door").make_expert()
-
-
-def test_the_experts_ship_with_the_package():
-    """A clone (or a wheel) has the four policies without any folder beside it."""
-    folder = default_expert_dir()
-    assert folder.parts[-2:] == ("experts", "hand_dapg_policies")
-    for short in ("door", "hammer", "relocate", "pen"):
-        assert (folder / f"{short}.json").is_file() and (folder / f"{short}.safetensors").is_file(), short
-    assert (folder / "NOTICE.md").is_file()
+    assert default_expert_dir().parts[-3:] == ("shared", "adroit", "experts")
 
 
 def test_unknown_reward_name_is_refused():

@@ -1,9 +1,6 @@
 """The 25 human door demonstrations of the DAPG paper, read in place from the Minari layout (and the npz
 folder): spec of adroit/door, the paper's success count, and start states that replay in the task's env."""
 
-import os
-from pathlib import Path
-
 import h5py
 import numpy as np
 import pytest
@@ -13,11 +10,10 @@ from protege.data.formats import load_any
 pytest.importorskip("gymnasium_robotics")
 
 from protege.envs import get_task  # noqa: E402
+from protege.envs.adroit import default_expert_dir  # noqa: E402
 from protege.specs import check_compatible  # noqa: E402
 
-# the team's converted copy (Minari layout + the original npz recordings); set PROTEGE_DOOR_HUMAN to a
-# folder holding door-human/ and door-human-npz/ to run these elsewhere
-SHARED = Path(os.environ.get("PROTEGE_DOOR_HUMAN", Path(__file__).resolve().parents[3] / "shared" / "adroit"))
+SHARED = default_expert_dir().parent
 MINARI = SHARED / "door-human"
 pytestmark = pytest.mark.skipif(not (MINARI / "data/main_data.hdf5").exists(),
                                 reason=f"the hand_dapg human door demos are not at {MINARI}")

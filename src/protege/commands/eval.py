@@ -25,7 +25,7 @@ class Args:
     expert: str | None = None
     """Evaluate an expert instead of a checkpoint: bare --expert (or "scripted") the task's own, or a policy
     file: a checkpoint folder or an MLP policy (<name>.json + <name>.safetensors, e.g.
-    src/protege/experts/hand_dapg_policies/door.json)."""
+    ../shared/adroit/experts/door.json)."""
     task: str | None = None
     """Task name, or a set (metaworld/MT10, metaworld/MT50) or comma list to run every task on its own
     held-out seeds; defaults to the task(s) the checkpoint's dataset was recorded on. A conditioned

@@ -35,7 +35,7 @@ class Args:
     itself is imperfect, as a person is."""
     expert: str | None = None
     """Record this policy instead of the task's own expert: a protege checkpoint folder, or an MLP policy
-    file (<name>.json + <name>.safetensors, e.g. src/protege/experts/hand_dapg_policies/door.json); "scripted" = the task's own."""
+    file (<name>.json + <name>.safetensors, e.g. ../shared/adroit/experts/door.json); "scripted" = the task's own."""
     workers: int = 1
     """Worker processes recording in parallel."""
     only_successes: bool = False

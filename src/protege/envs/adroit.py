@@ -3,7 +3,7 @@
 A 24-30-DoF Shadow-like hand (actions in [-1, 1], 100 Hz control). Observation dicts are `{"state": (D,)
 float32}` (door 39, hammer 46, relocate 39, pen 45, the v0 layout unchanged). What follows the paper
 (Rajeswaran et al., RSS 2018, env code in mj_envs' `*_v0.py`) rather than gymnasium-robotics'
-`AdroitHand*-v1`, with the evidence measured in docs/adroit.md:
+`AdroitHand*-v1`, with the evidence measured in `../shared/adroit/README.md`:
 
 - **Success**: the env's per-step goal (door open past 1.35 rad, nail in, ball within 0.1 m of the target,
   pen at the target pose) achieved on more than 25 steps of the episode (more than 20 for pen), the test
@@ -23,8 +23,7 @@ The correction relies on gymnasium-robotics 1.4.2's v1 code (pinned in pyproject
 
 Experts: each task's expert is the DAPG authors' trained policy (`experts/hand_dapg.py`), read from
 `<dir>/<task>.json` + `<task>.safetensors`, with `<dir>` the environment variable
-`PROTEGE_ADROIT_EXPERTS`, else the copies shipped in `protege/experts/hand_dapg_policies/` (Apache-2.0,
-provenance in its NOTICE.md). Measured with
+`PROTEGE_ADROIT_EXPERTS`, else `../shared/adroit/experts` beside this source checkout. Measured with
 these tasks (mean action, 50 seeds each): see README's Adroit section. When gymnasium-robotics is not
 installed the module registers nothing rather than breaking imports. Cameras are not set up here.
 """
@@ -139,8 +138,8 @@ class AdroitEnv(gym.Env):
 
 
 def default_expert_dir() -> Path:
-    """The DAPG authors' four policies shipped with protege (`protege/experts/hand_dapg_policies/`)."""
-    return Path(__file__).resolve().parents[1] / "experts" / "hand_dapg_policies"
+    """`../shared/adroit/experts` beside the source checkout this module lives in (src/protege/envs/)."""
+    return Path(__file__).resolve().parents[3].parent / "shared" / "adroit" / "experts"
 
 
 def expert_dir() -> Path:

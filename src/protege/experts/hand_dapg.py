@@ -1,7 +1,7 @@
 """The DAPG authors' trained Adroit policies (hand_dapg, Rajeswaran et al. 2018) as Actors.
 
-hand_dapg released its NPG/DAPG policies as pickles of mjrl objects; `hand_dapg_policies/` beside this
-module holds them converted (without unpickling; see its NOTICE.md) to `<task>.safetensors` + `<task>.json`. This module reads that pair and
+hand_dapg released its NPG/DAPG policies as pickles of mjrl objects; `../shared/adroit/` holds them
+converted (without unpickling) to `<task>.safetensors` + `<task>.json`. This module reads that pair and
 runs the network in numpy, float32 as mjrl did:
 
     x = (obs - in_shift) / (in_scale + eps);  x = tanh(x W0^T + b0);  x = tanh(x W1^T + b1)
@@ -30,7 +30,7 @@ ACTIVATIONS = {"tanh": np.tanh, None: None}
 class HandDapgExpert:
     """One hand_dapg policy read from `<prefix>.json` + `<prefix>.safetensors`, acting on `obs[key]`.
 
-    prefix: path without extension, e.g. `hand_dapg_policies/door` (a `.json` or `.safetensors`
+    prefix: path without extension, e.g. `../shared/adroit/experts/door` (a `.json` or `.safetensors`
     suffix is accepted and dropped). obs[key]: (obs_dim,) -> action (act_dim,) float32 in [-1, 1].
     """
 

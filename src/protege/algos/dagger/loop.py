@@ -70,7 +70,7 @@ class DaggerConfig:
     """Expert demonstrations recorded as round 0 when no dataset is given."""
     expert: str = "scripted"
     """The expert: 'scripted' (the task's own), a checkpoint folder whose policy labels, or an MLP policy
-    file (<name>.json + <name>.safetensors, the hand_dapg layout of src/protege/experts/hand_dapg_policies)."""
+    file (<name>.json + <name>.safetensors, the hand_dapg layout of ../shared/adroit/experts)."""
     policy: str = "mlp"
     """Policy head of the learner (with --init: the checkpoint's)."""
     init: str | None = None
