@@ -3,7 +3,7 @@
 A 24-30-DoF Shadow-like hand (actions in [-1, 1], 100 Hz control). Observation dicts are `{"state": (D,)
 float32}` (door 39, hammer 46, relocate 39, pen 45, the v0 layout unchanged). What follows the paper
 (Rajeswaran et al., RSS 2018, env code in mj_envs' `*_v0.py`) rather than gymnasium-robotics'
-`AdroitHand*-v1`, with the evidence measured in `../shared/adroit/README.md`:
+`AdroitHand*-v1`, with the evidence measured in docs/adroit.md:
 
 - **Success**: the env's per-step goal (door open past 1.35 rad, nail in, ball within 0.1 m of the target,
   pen at the target pose) achieved on more than 25 steps of the episode (more than 20 for pen), the test

@@ -5,7 +5,7 @@ Two kinds of file act as an expert:
 - a protege checkpoint folder (`config.json` + `model.safetensors`), executed through the one controller
   like any trained policy (`checkpoint.load_actor`);
 - a Gaussian-MLP policy in the hand_dapg layout (`<name>.json` + `<name>.safetensors`, as in
-  `../shared/adroit/README.md`; `experts/hand_dapg.py`), acting with its mean on the `state` observation.
+  docs/adroit.md; `experts/hand_dapg.py`), acting with its mean on the `state` observation.
 
 Either is checked against the task's observation and action sizes before any episode runs, and any
 other path is refused in one line naming it. `ExpertFileFactory` carries the path to worker processes.
