@@ -12,6 +12,9 @@ Cells (`--cell`), each a separate, resumable run:
 Every cell is evaluated on the same 50 held-out seeds (mean action, 95% Wilson interval). A finished
 cell writes `docs/benchmarks/dapg_adroit/<row>_<cell>.json`; running it again with the same settings
 does nothing, and a killed run resumes from its last iteration (the run folders under `--runs`).
+`--bc-std demos` runs a cell as a variant (DAPG's BC stage with the std set from the demonstrations, as
+hand_dapg does; `protege.algos.rl.dapg.BC_STDS`): its own run folder and cell file
+`<row>_<cell>_bcstd-demos.json`, listed under the table beside the default cell it varies.
 `--table-only` (and every finished cell) rebuilds `docs/benchmarks/dapg_adroit.{md,json}` and the
 learning curves `docs/benchmarks/dapg_adroit_<row>.png` from the cell files present.
 
@@ -34,7 +37,7 @@ from _common import OUT, ROOT, write_outputs  # noqa: E402
 from protege.algos.bc import TrainConfig  # noqa: E402
 from protege.algos.rl import RLConfig, rl_from_scratch, run_dapg  # noqa: E402
 from protege.algos.rl.curve import plot_curves  # noqa: E402
-from protege.algos.rl.dapg import bc_stage, bc_wall_seconds  # noqa: E402
+from protege.algos.rl.dapg import BC_STDS, bc_stage, bc_wall_seconds  # noqa: E402
 from protege.algos.rl.npg import NPGConfig  # noqa: E402
 from protege.checkpoint import CheckpointActorFactory  # noqa: E402
 from protege.data.formats import load_any  # noqa: E402
@@ -73,12 +76,19 @@ def settings(args, cell: str) -> dict:
         s.update(env_steps=args.env_steps, episodes_per_iter=args.episodes_per_iter, kl_step=args.kl_step)
     if cell == "dapg":
         s.update(lambda0=args.lambda0, lambda1=args.lambda1)
+    if args.bc_std != BC_STDS[0]:  # the default is left out, so cells run before the option still match
+        s["bc_std"] = args.bc_std
     return s
+
+
+def variant(args) -> str:
+    """'' for the default settings, else the suffix of the cell file and run folder (`_bcstd-demos`)."""
+    return "" if args.bc_std == BC_STDS[0] else f"_bcstd-{args.bc_std}"
 
 
 def run_cell(row: str, cell: str, args) -> dict:
     short, kind = ROWS[row]
-    path = CELL_DIR / f"{row}_{cell}.json"
+    path = CELL_DIR / f"{row}_{cell}{variant(args)}.json"
     want = settings(args, cell)
     if kind == "expert":
         want["noise"] = args.noise
@@ -101,11 +111,13 @@ def run_cell(row: str, cell: str, args) -> dict:
     else:
         demos, seeds, demo_note = demonstrations(row, args)
         if cell == "bc":
-            ckpt = bc_stage(demos, work / "dapg", None, bc_cfg, progress)  # DAPG's own, if it ran first
+            # DAPG's own, if it ran first
+            ckpt = bc_stage(demos, work / f"dapg{variant(args)}", None, bc_cfg, progress, bc_std=args.bc_std)
             extra = {"env_steps": 0, "train_wall_s": bc_wall_seconds(ckpt)}
         else:
-            result, _ = run_dapg(task, demos, cfg, work / "dapg", bc_config=bc_cfg, progress=progress)
-            ckpt = work / "dapg" / "policy"
+            result, _ = run_dapg(task, demos, cfg, work / f"dapg{variant(args)}", bc_config=bc_cfg, progress=progress,
+                                 bc_std=args.bc_std)
+            ckpt = work / f"dapg{variant(args)}" / "policy"
             extra = {"env_steps": result.env_steps, "iterations": result.iterations,
                      "train_wall_s": result.wall_seconds, "curve": result.curve}
     process_wall = time.perf_counter() - t0
@@ -113,7 +125,8 @@ def run_cell(row: str, cell: str, args) -> dict:
     res = evaluate(task, CheckpointActorFactory(ckpt), episodes=args.eval_episodes, seed=0, training_seeds=seeds,
                    progress=progress)
     s = res.summary
-    out = {"row": row, "task": task.name, "cell": CELLS[cell], "settings": want, "demonstrations": demo_note,
+    out = {"row": row, "task": task.name, "cell": CELLS[cell], "variant": variant(args).lstrip("_"), "settings": want,
+           "demonstrations": demo_note,
            "success_rate": s.success_rate, "ci_low": s.ci_low, "ci_high": s.ci_high, "successes": s.successes,
            "episodes": s.episodes, "formatted": s.format(), "mean_return": s.mean_return,
            "mean_length": s.mean_length, "eval_wall_s": time.perf_counter() - t1,
@@ -132,10 +145,13 @@ def _minutes(seconds: float | None) -> str:
 
 
 def write_table() -> str:
-    cells = {}
+    cells, variants = {}, []
     for p in sorted(CELL_DIR.glob("*.json")):
         c = json.loads(p.read_text())
-        cells[(c["row"], c["cell"])] = c
+        if c.get("variant"):
+            variants.append(c)
+        else:
+            cells[(c["row"], c["cell"])] = c
     lines = ["# DAPG on the Adroit hand: BC alone, RL alone, DAPG", "",
              "Success rate of the mean action on 50 held-out episodes (95% Wilson interval), by the paper's test "
              "(goal held on more than 25 steps). Paper: Rajeswaran et al. 2018, Table 1 (25 human demonstrations; "
@@ -161,12 +177,25 @@ def write_table() -> str:
                      f"{_minutes(got['RL alone']['train_wall_s']) if got['RL alone'] else ''} | "
                      f"{_minutes(dapg['train_wall_s']) if dapg else ''} |")
         curves = {k: c["curve"] for k, c in got.items() if c and c.get("curve")}
+        curves.update({f"{c['cell']} ({c['variant']})": c["curve"] for c in variants
+                       if c["row"] == row and c.get("curve")})
         if curves:
             plot_curves(curves, OUT / f"dapg_adroit_{row}.png", f"adroit/{short}, {demo_txt} (sampled episodes)")
-    done = list(cells.values())
+    if variants:
+        lines += ["", "Variants (same protocol, one setting changed; the default cell's figure beside it):", ""]
+        for c in variants:
+            base = cells.get((c["row"], c["cell"]))
+            lines.append(f"- {c['row']} {c['cell']}, {c['variant']}: {c['formatted']} "
+                         f"({c['successes']}/{c['episodes']}), "
+                         f"{format(c['env_steps'], ',')} env steps, {_minutes(c['train_wall_s'])}; default: "
+                         f"{base['formatted'] if base else 'not run'}")
+    lines += ["", "Door from the 25 human demonstrations, why BC alone scores 0% and what was tried: "
+              "[dapg_adroit_door_human.md](dapg_adroit_door_human.md)."]
+    done = list(cells.values()) + variants
     if done:
         lines += ["", "Settings per cell (run folder settings; learning curves `dapg_adroit_<row>.png`):", ""]
-        lines += [f"- {c['row']} {c['cell']}: {json.dumps(c['settings'])}; `{c['command']}`" for c in done]
+        lines += [f"- {c['row']} {c['cell']}{' ' + c['variant'] if c.get('variant') else ''}: "
+                  f"{json.dumps(c['settings'])}; `{c['command']}`" for c in done]
     md = "\n".join(lines) + "\n"
     write_outputs("dapg_adroit", {"paper": PAPER, "cells": [{k: v for k, v in c.items() if k != "curve"}
                                                              for c in done]}, md)
@@ -187,6 +216,8 @@ def main() -> None:
     p.add_argument("--lambda0", type=float, default=0.01)
     p.add_argument("--lambda1", type=float, default=0.95)
     p.add_argument("--bc-steps", type=int, default=2000)
+    p.add_argument("--bc-std", choices=BC_STDS, default=BC_STDS[0],
+                   help="std of DAPG's BC policy: fitted by likelihood, or the demonstrations' action std (a variant)")
     p.add_argument("--eval-episodes", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "dapg_adroit")

@@ -34,6 +34,9 @@ class Args:
     """Gradient steps of the BC pre-training (maximum likelihood)."""
     bc_lr: float = 1e-3
     """Peak learning rate of the BC pre-training."""
+    bc_std: str = "likelihood"
+    """Std the BC policy hands to RL: "likelihood" (fitted with the mean) or "demos" (the demonstrations'
+    per-dimension action std, as DAPG's authors set it; wider exploration)."""
 
 
 def run(args: Args) -> int:
@@ -43,7 +46,8 @@ def run(args: Args) -> int:
     say(f"DAPG ({args.rl.algo}) on {task.name} with {len(demos)} demonstrations ({demos.num_steps} steps): "
         f"BC {args.bc_steps} steps, then RL for {args.rl.env_steps:,} env steps; run folder {args.out}")
     bc = TrainConfig(steps=args.bc_steps, lr=args.bc_lr, seed=args.rl.seed)
-    result, bc_dir = run_dapg(task, demos, args.rl, args.out, args.gaussian, bc, progress=TqdmProgress())
+    result, bc_dir = run_dapg(task, demos, args.rl, args.out, args.gaussian, bc, progress=TqdmProgress(),
+                              bc_std=args.bc_std)
     say(f"BC checkpoint: {bc_dir}")
     _report(result, args.out)
     return 0
