@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -123,44 +124,92 @@ def run_one(task: str, head: str, seed: int, episodes: int, steps: tuple[int, in
     return out
 
 
+# Each head's default config before issue 14 changed it (the configs' PREDATING values, and act's execution
+# and dropout), so its latency can be measured beside today's in one run.
+BEFORE_ISSUE_14 = {"gmm": {"censor_bounds": False}, "discrete": {"target_sigma": 0.0},
+                   "act": {"execution": "ensemble", "dropout": 0.1},
+                   "diffusion": {"prediction": "epsilon", "cond_dims": ()}, "flow": {"cond_dims": ()}}
+
+
+def _timed(fn, n: int) -> tuple[list[float], list[float]]:
+    wall, cpu = [], []
+    for i in range(n):
+        w0, c0 = time.perf_counter(), time.thread_time()
+        fn(i)
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return wall, cpu
+
+
+def _ms(v: list[float], q: float) -> float:
+    return 1e3 * float(np.quantile(v, q))
+
+
 @torch.inference_mode()
-def latency(head: str, task: str, calls: int = 300) -> dict:
+def latency(head: str, task: str, calls: int = 300, config: dict | None = None, label: str | None = None) -> dict:
     """Batch-1 CPU latency of `select_action` over consecutive steps (resetting every task horizon) and of
     `predict_chunk`, in ms: median and p99, wall clock and thread CPU time. Untrained weights: the cost
-    does not depend on their values."""
+    does not depend on their values. config: fields overriding the head's defaults (None = defaults)."""
     t = get_task(task)
-    policy = make_policy(head, None, t.spec, None).eval()
+    policy = make_policy(head, config, t.spec, None).eval()
     env = t.make_env()
     obs, _ = env.reset(seed=eval_seeds(0, 1)[0])
     x = {k: torch.as_tensor(v)[None] for k, v in obs.items() if k in policy.obs_keys}
     hist = {k: v[:, None].expand(1, policy.n_obs, *v.shape[1:]) for k, v in x.items()}
     env.close()
 
-    def timed(fn, n):
-        wall, cpu = [], []
-        for i in range(n):
-            w0, c0 = time.perf_counter(), time.thread_time()
-            fn(i)
-            cpu.append(time.thread_time() - c0)
-            wall.append(time.perf_counter() - w0)
-        return wall, cpu
-
     def step(i):
         if i % t.horizon == 0:
             policy.reset()
         policy.select_action(x)
 
-    timed(step, 20)  # warm-up
+    _timed(step, 20)  # warm-up
     policy.reset()
-    s_wall, s_cpu = timed(step, calls)
-    timed(lambda i: policy.predict_chunk(hist), 10)
-    c_wall, c_cpu = timed(lambda i: policy.predict_chunk(hist), max(50, calls // 4))
-    ms = lambda v, q: 1e3 * float(np.quantile(v, q))  # noqa: E731
-    return {"head": head, "task": task, "params": sum(p.numel() for p in policy.parameters() if p.requires_grad),
+    s_wall, s_cpu = _timed(step, calls)
+    _timed(lambda i: policy.predict_chunk(hist), 10)
+    c_wall, c_cpu = _timed(lambda i: policy.predict_chunk(hist), max(50, calls // 4))
+    ms = _ms
+    return {"head": label or head, "task": task,
+            "params": sum(p.numel() for p in policy.parameters() if p.requires_grad),
             "horizon": policy.horizon,
             "select_median_ms": ms(s_wall, 0.5), "select_p99_ms": ms(s_wall, 0.99),
             "select_cpu_median_ms": ms(s_cpu, 0.5), "select_cpu_p99_ms": ms(s_cpu, 0.99),
             "chunk_median_ms": ms(c_wall, 0.5), "chunk_cpu_median_ms": ms(c_cpu, 0.5)}
+
+
+def reference_latency(task: str, steps: int, calls: int = 20) -> dict:
+    """Batch-1 latency of one chunk from the Diffusion-Policy-sized denoiser (benchmarks/_dp_reference.py)
+    on `task`'s sizes, with diffusion's horizon and observation history, sampled in `steps` network calls."""
+    from _dp_reference import ReferenceUnet1D, parameter_count
+
+    from protege.policies.diffusion import DiffusionConfig
+
+    t, cfg = get_task(task), DiffusionConfig()
+    obs_dim = sum(int(np.prod(s.shape)) for k, s in t.spec.observation.items() if len(s.shape) == 1)
+    act_dim = int(np.prod(t.spec.action.shape))
+    net = ReferenceUnet1D(act_dim, obs_dim * cfg.n_obs).eval()
+    cond = torch.randn(1, obs_dim * cfg.n_obs)
+    _timed(lambda i: net.sample(cond, cfg.horizon, act_dim, steps), 2)
+    wall, cpu = _timed(lambda i: net.sample(cond, cfg.horizon, act_dim, steps), calls)
+    return {"head": f"reference U-Net, {steps} steps", "task": task, "params": parameter_count(net),
+            "horizon": cfg.horizon, "chunk_median_ms": _ms(wall, 0.5), "chunk_cpu_median_ms": _ms(cpu, 0.5)}
+
+
+def latency_rows(task: str) -> list[dict]:
+    """Every head with today's defaults and, where issue 14 changed them, with the defaults before it, then
+    the reference denoiser at protege diffusion's step count and at Diffusion Policy's 100: one run, in
+    that order, so the ratios compare like with like on the same machine state."""
+    from protege.policies.diffusion import DiffusionConfig
+
+    rows, load_before = [], os.getloadavg()[0]
+    for head in HEADS:
+        rows.append(latency(head, task))
+        if head in BEFORE_ISSUE_14:
+            rows.append(latency(head, task, config=BEFORE_ISSUE_14[head], label=f"{head} (before issue 14)"))
+    rows.append(reference_latency(task, DiffusionConfig().inference_steps))
+    rows.append(reference_latency(task, 100, calls=5))
+    rows[0]["load_before"], rows[-1]["load_after"] = load_before, os.getloadavg()[0]
+    return rows
 
 
 def aggregate(results: list[dict]) -> list[dict]:
@@ -216,11 +265,38 @@ def markdown(rows: list[dict], lat: list[dict], command: str) -> str:
                   "| head | params | H | select_action median (ms) | p99 (ms) | CPU-time median | CPU-time p99 | "
                   "predict_chunk median (ms) | CPU-time median |", "|---|---|---|---|---|---|---|---|---|"]
         for r in lat:
-            lines.append(f"| {r['head']} | {r['params']:,} | {r['horizon']} | {r['select_median_ms']:.3f} | "
-                         f"{r['select_p99_ms']:.2f} | {r['select_cpu_median_ms']:.3f} | {r['select_cpu_p99_ms']:.2f} | "
+            sel = (f"{r['select_median_ms']:.3f} | {r['select_p99_ms']:.2f} | {r['select_cpu_median_ms']:.3f} | "
+                   f"{r['select_cpu_p99_ms']:.2f}") if "select_median_ms" in r else "- | - | - | -"
+            lines.append(f"| {r['head']} | {r['params']:,} | {r['horizon']} | {sel} | "
                          f"{r['chunk_median_ms']:.2f} | {r['chunk_cpu_median_ms']:.2f} |")
-        lines.append("")
+        lines += [""] + latency_ratios(lat)
     return "\n".join(lines)
+
+
+def latency_ratios(lat: list[dict]) -> list[str]:
+    """Issue 14's latency targets as ratios of thread CPU time within one run: no head slower than its
+    configuration before issue 14, and diffusion/flow chunks at least 10x faster than the reference."""
+    by = {r["head"]: r for r in lat}
+    refs = [r for r in lat if r["head"].startswith("reference")]
+    if not refs:
+        return []
+    load = (f" (1-minute load average {lat[0]['load_before']:.1f} before the first row, {lat[-1]['load_after']:.1f} "
+            "after the last, on 2 cores)") if "load_before" in lat[0] else ""
+    out = [f"Ratios of thread CPU time medians in this run{load}; other jobs still slow a thread's CPU time "
+           "through shared caches, so compare only within one run:", ""]
+    for head in HEADS:
+        before = by.get(f"{head} (before issue 14)")
+        if before:
+            now = by[head]
+            key = "select_cpu_median_ms" if head not in ("diffusion", "flow") else "chunk_cpu_median_ms"
+            out.append(f"- {head}: today / before issue 14 = {now[key] / before[key]:.2f} "
+                       f"({'select_action' if key.startswith('select') else 'predict_chunk'}; target: not above 1 beyond "
+                       "timing noise)")
+    for ref in refs:
+        for head in ("diffusion", "flow"):
+            out.append(f"- {ref['head']} ({ref['params'] / 1e6:.1f}M parameters) / {head} chunk = "
+                       f"{ref['chunk_cpu_median_ms'] / by[head]['chunk_cpu_median_ms']:.0f}x (target >= 10x)")
+    return out + [""]
 
 
 def main() -> None:
@@ -241,7 +317,7 @@ def main() -> None:
     earlier = previous.get("runs", [])
     lat = previous.get("latency", [])
     if args.latency_only or not lat:
-        lat = [latency(h, args.latency_task) for h in HEADS]
+        lat = latency_rows(args.latency_task)
     if not args.latency_only:
         # seeds outermost: a partial run covers every head and task with one seed before adding more
         for seed in args.seeds:
