@@ -46,7 +46,7 @@ from protege.envs import get_task  # noqa: E402
 from protege.evaluation.evaluate import evaluate  # noqa: E402
 from protege.evaluation.metrics import wilson_interval  # noqa: E402
 from protege.evaluation.rollout import eval_seeds  # noqa: E402
-from protege.policies import make_policy  # noqa: E402
+from protege.policies import POLICIES, make_policy  # noqa: E402
 from protege.progress import TqdmProgress  # noqa: E402
 from protege.recording import record_expert  # noqa: E402
 
@@ -124,11 +124,12 @@ def run_one(task: str, head: str, seed: int, episodes: int, steps: tuple[int, in
     return out
 
 
-# Each head's default config before issue 14 changed it (the configs' PREDATING values, and act's execution
-# and dropout), so its latency can be measured beside today's in one run.
-BEFORE_ISSUE_14 = {"gmm": {"censor_bounds": False}, "discrete": {"target_sigma": 0.0},
-                   "act": {"execution": "ensemble", "dropout": 0.1},
-                   "diffusion": {"prediction": "epsilon", "cond_dims": ()}, "flow": {"cond_dims": ()}}
+# Each head's default config before issue 14 changed it, so its latency can be measured beside today's in
+# one run: the values old checkpoints load with (each config's PREDATING), and act's execution and dropout,
+# whose old values checkpoints store themselves.
+BEFORE_ISSUE_14 = {head: dict(POLICIES[head][0].PREDATING) for head in HEADS
+                   if getattr(POLICIES[head][0], "PREDATING", None)}
+BEFORE_ISSUE_14["act"] = {"execution": "ensemble", "dropout": 0.1}
 
 
 def _timed(fn, n: int) -> tuple[list[float], list[float]]:
@@ -168,13 +169,12 @@ def latency(head: str, task: str, calls: int = 300, config: dict | None = None, 
     s_wall, s_cpu = _timed(step, calls)
     _timed(lambda i: policy.predict_chunk(hist), 10)
     c_wall, c_cpu = _timed(lambda i: policy.predict_chunk(hist), max(50, calls // 4))
-    ms = _ms
     return {"head": label or head, "task": task,
             "params": sum(p.numel() for p in policy.parameters() if p.requires_grad),
             "horizon": policy.horizon,
-            "select_median_ms": ms(s_wall, 0.5), "select_p99_ms": ms(s_wall, 0.99),
-            "select_cpu_median_ms": ms(s_cpu, 0.5), "select_cpu_p99_ms": ms(s_cpu, 0.99),
-            "chunk_median_ms": ms(c_wall, 0.5), "chunk_cpu_median_ms": ms(c_cpu, 0.5)}
+            "select_median_ms": _ms(s_wall, 0.5), "select_p99_ms": _ms(s_wall, 0.99),
+            "select_cpu_median_ms": _ms(s_cpu, 0.5), "select_cpu_p99_ms": _ms(s_cpu, 0.99),
+            "chunk_median_ms": _ms(c_wall, 0.5), "chunk_cpu_median_ms": _ms(c_cpu, 0.5)}
 
 
 def reference_latency(task: str, steps: int, calls: int = 20) -> dict:

@@ -211,7 +211,7 @@ def carry_skipped(result: dict) -> dict:
     if not previous.exists():
         return {}
     old = json.loads(previous.read_text())
-    when = {k: v for k, v in old.get("carried", {}).items()}
+    when = old.get("carried", {})
     stamp = f"{old.get('machine', {}).get('date', 'an earlier run')} (load {old.get('load_start')} at its start)"
     carried = {}
     for key in ("training", "evaluation", "fault_ray", "fault_rank"):
