@@ -14,7 +14,9 @@ cell writes `docs/benchmarks/dapg_adroit/<row>_<cell>.json`; running it again wi
 does nothing, and a killed run resumes from its last iteration (the run folders under `--runs`).
 `--bc-std demos` runs a cell as a variant (DAPG's BC stage with the std set from the demonstrations, as
 hand_dapg does; `protege.algos.rl.dapg.BC_STDS`): its own run folder and cell file
-`<row>_<cell>_bcstd-demos.json`, listed under the table beside the default cell it varies.
+`<row>_<cell>_bcstd-demos.json`, listed under the table beside the default cell it varies. `--seed N`
+(N > 0) likewise runs another training seed as a variant (`_seed1`, or `_bcstd-demos_seed1`); the list
+pools each variant's seeds (successes over all their episodes, one Wilson interval).
 `--table-only` (and every finished cell) rebuilds `docs/benchmarks/dapg_adroit.{md,json}` and the
 learning curves `docs/benchmarks/dapg_adroit_<row>.png` from the cell files present.
 
@@ -43,6 +45,7 @@ from protege.checkpoint import CheckpointActorFactory  # noqa: E402
 from protege.data.formats import load_any  # noqa: E402
 from protege.envs import get_task  # noqa: E402
 from protege.evaluation.evaluate import evaluate  # noqa: E402
+from protege.evaluation.metrics import wilson_interval  # noqa: E402
 from protege.progress import TqdmProgress  # noqa: E402
 from protege.recording import record_expert  # noqa: E402
 
@@ -82,8 +85,10 @@ def settings(args, cell: str) -> dict:
 
 
 def variant(args) -> str:
-    """'' for the default settings, else the suffix of the cell file and run folder (`_bcstd-demos`)."""
-    return "" if args.bc_std == BC_STDS[0] else f"_bcstd-{args.bc_std}"
+    """'' for the default settings, else the suffix of the cell file and run folder: `_bcstd-demos` for the
+    demonstrations' std, `_seed1` for another training seed, `_bcstd-demos_seed1` for both."""
+    parts = ([] if args.bc_std == BC_STDS[0] else [f"bcstd-{args.bc_std}"]) + ([f"seed{args.seed}"] if args.seed else [])
+    return "".join(f"_{part}" for part in parts)
 
 
 def run_cell(row: str, cell: str, args) -> dict:
@@ -144,6 +149,24 @@ def _minutes(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _pooled_seeds(cells: dict, variants: list[dict]) -> list[str]:
+    """One line per (row, cell, setting) run at more than one training seed: successes pooled over seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for c in [*cells.values(), *variants]:
+        setting = c.get("variant", "").split("_seed")[0]
+        groups.setdefault((c["row"], c["cell"], setting), []).append(c)
+    lines = []
+    for (row, cell, setting), group in groups.items():
+        if len(group) < 2:
+            continue
+        k, n = sum(c["successes"] for c in group), sum(c["episodes"] for c in group)
+        low, high = wilson_interval(k, n)
+        per_seed = ", ".join(f"{100 * c['success_rate']:.0f}" for c in sorted(group, key=lambda c: c["settings"]["seed"]))
+        lines.append(f"- {row} {cell}{', ' + setting if setting else ''}, {len(group)} training seeds pooled: "
+                     f"{100 * k / n:.0f}% [{100 * low:.0f}, {100 * high:.0f}] ({k}/{n}; per seed {per_seed}%)")
+    return lines
+
+
 def write_table() -> str:
     cells, variants = {}, []
     for p in sorted(CELL_DIR.glob("*.json")):
@@ -182,13 +205,14 @@ def write_table() -> str:
         if curves:
             plot_curves(curves, OUT / f"dapg_adroit_{row}.png", f"adroit/{short}, {demo_txt} (sampled episodes)")
     if variants:
-        lines += ["", "Variants (same protocol, one setting changed; the default cell's figure beside it):", ""]
+        lines += ["", "Variants (same protocol, the named settings changed; the default cell's figure beside it):", ""]
         for c in variants:
             base = cells.get((c["row"], c["cell"]))
             lines.append(f"- {c['row']} {c['cell']}, {c['variant']}: {c['formatted']} "
                          f"({c['successes']}/{c['episodes']}), "
                          f"{format(c['env_steps'], ',')} env steps, {_minutes(c['train_wall_s'])}; default: "
                          f"{base['formatted'] if base else 'not run'}")
+        lines += _pooled_seeds(cells, variants)
     lines += ["", "Door from the 25 human demonstrations, why BC alone scores 0% and what was tried: "
               "[dapg_adroit_door_human.md](dapg_adroit_door_human.md)."]
     done = list(cells.values()) + variants
