@@ -28,6 +28,14 @@ def machine() -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
+def pooled_rate(successes: int, episodes: int) -> str:
+    """Successes pooled over runs (seeds) as `protege eval` prints a rate: "84% [71, 92]" (95% Wilson)."""
+    from protege.evaluation.metrics import wilson_interval
+
+    low, high = wilson_interval(successes, episodes)
+    return f"{100 * successes / episodes:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
+
+
 def write_outputs(name: str, data: dict[str, Any], markdown: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps({"machine": machine(), **data}, indent=2) + "\n")

@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import pooled_rate  # noqa: E402
 from _dagger_common import DOCS, RUNS, setup, write  # noqa: E402
 
 from protege.algos.bc import TrainConfig, train_bc  # noqa: E402
@@ -116,11 +117,7 @@ def report() -> None:
 
 
 def pooled(rows: list[dict], episodes: int) -> str:
-    from protege.evaluation.metrics import wilson_interval
-
-    k = int(round(sum(r["success_rate"] * episodes for r in rows)))
-    lo, hi = wilson_interval(k, episodes * len(rows))
-    return f"{100 * k / (episodes * len(rows)):.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+    return pooled_rate(int(round(sum(r["success_rate"] * episodes for r in rows))), episodes * len(rows))
 
 
 def plot(results: dict) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import OUT, ROOT, write_outputs  # noqa: E402
+from _common import OUT, ROOT, pooled_rate, write_outputs  # noqa: E402
 
 from protege.algos.bc import TrainConfig  # noqa: E402
 from protege.algos.rl import RLConfig, rl_from_scratch, run_dapg  # noqa: E402
@@ -45,7 +45,6 @@ from protege.checkpoint import CheckpointActorFactory  # noqa: E402
 from protege.data.formats import load_any  # noqa: E402
 from protege.envs import get_task  # noqa: E402
 from protege.evaluation.evaluate import evaluate  # noqa: E402
-from protege.evaluation.metrics import wilson_interval  # noqa: E402
 from protege.progress import TqdmProgress  # noqa: E402
 from protege.recording import record_expert  # noqa: E402
 
@@ -153,17 +152,16 @@ def _pooled_seeds(cells: dict, variants: list[dict]) -> list[str]:
     """One line per (row, cell, setting) run at more than one training seed: successes pooled over seeds."""
     groups: dict[tuple, list[dict]] = {}
     for c in [*cells.values(), *variants]:
-        setting = c.get("variant", "").split("_seed")[0]
+        setting = (c.get("variant") or "").split("_seed")[0]
         groups.setdefault((c["row"], c["cell"], setting), []).append(c)
     lines = []
     for (row, cell, setting), group in groups.items():
         if len(group) < 2:
             continue
         k, n = sum(c["successes"] for c in group), sum(c["episodes"] for c in group)
-        low, high = wilson_interval(k, n)
         per_seed = ", ".join(f"{100 * c['success_rate']:.0f}" for c in sorted(group, key=lambda c: c["settings"]["seed"]))
         lines.append(f"- {row} {cell}{', ' + setting if setting else ''}, {len(group)} training seeds pooled: "
-                     f"{100 * k / n:.0f}% [{100 * low:.0f}, {100 * high:.0f}] ({k}/{n}; per seed {per_seed}%)")
+                     f"{pooled_rate(k, n)} ({k}/{n}; per seed {per_seed}%)")
     return lines
 
 
