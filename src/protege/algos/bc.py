@@ -57,6 +57,7 @@ HISTORY_KEYS = {
     "samples_per_s": "training samples per second since the previous record (effective batch; validation excluded)",
     "data_wait": "share of wall time so far spent waiting for batches",
     "val_loss/<task>": "validation loss of one task (only when the validation episodes hold several tasks)",
+    "rollout_success": "success rate of the rollouts at this point (only at rollout points, --rollout-every)",
 }
 
 
@@ -102,6 +103,15 @@ class TrainConfig:
     --task-weights) instead of in proportion to how many steps its demonstrations have."""
     task_weights: dict[str, float] = field(default_factory=dict)
     """Per-task sampling weights (task name -> weight, 1 where not given); implies --balance-tasks."""
+    rollout_every: int = 0
+    """Keep the weights that succeed most often in the task rather than those with the lowest validation
+    loss: roll the policy out --rollout-episodes times every this many steps (a multiple of --eval-every;
+    also at the last step) and keep the best success rate, ties going to the lower validation loss (as
+    robomimic keeps its best-rollout checkpoint); 0 = off. Needs a simulated task (--rollout-task)."""
+    rollout_episodes: int = 10
+    """Episodes per rollout point (seeds of their own, never those of recordings or `protege eval`)."""
+    rollout_task: str | None = None
+    """Task to roll out in; default: the task the dataset was recorded from."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "grad_accum"):
@@ -121,6 +131,11 @@ class TrainConfig:
             raise bad_input("train config", "workers", ">= 0 (0 = decode in the loop)", str(self.workers))
         if self.prefetch < 1:
             raise bad_input("train config", "prefetch", ">= 1", str(self.prefetch))
+        if self.rollout_every < 0 or self.rollout_every % self.eval_every:
+            raise bad_input("train config", "rollout_every", f"0 or a multiple of eval_every ({self.eval_every})",
+                            str(self.rollout_every))
+        if self.rollout_episodes < 1:
+            raise bad_input("train config", "rollout_episodes", ">= 1", str(self.rollout_episodes))
 
 
 @dataclass
@@ -138,6 +153,8 @@ class TrainResult:
     """The device trained on."""
     precision: str = "fp32"
     """The precision of the forward pass and loss ("fp32", "bf16" or "fp16")."""
+    best_rollout_success: float | None = None
+    """With --rollout-every: the rollout success rate of the kept weights."""
 
 
 def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
@@ -207,6 +224,20 @@ def _validate(policy: PolicyBase, data: EpisodeDataset, batch_size: int, device:
     return total / max(weight, 1e-12), loader.wait_seconds
 
 
+def _rollout_scorer(config: TrainConfig, dataset: Dataset) -> Callable[[PolicyBase], float] | None:
+    """What scores weights by rollouts (`algos/selection.py`), or None when --rollout-every is off."""
+    if not config.rollout_every:
+        return None
+    where = str(dataset.path) if dataset.path else "dataset"
+    task = config.rollout_task or dataset.meta.get("task")
+    if not task:
+        raise bad_input(where, "rollout_task", "a task to roll out in (--rollout-task, or a dataset recorded "
+                        "from a task)", "none")
+    from protege.algos.selection import RolloutScorer
+
+    return RolloutScorer(task, config.rollout_episodes, dataset.spec, where)
+
+
 def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = None,
              config: TrainConfig | None = None, out: str | Path | None = None,
              progress: Progress | None = None, extra: dict[str, Any] | None = None,
@@ -255,6 +286,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     def autocast():
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
+    scorer = _rollout_scorer(config, dataset) if rank.is_main else None  # a bad --rollout-task fails first
     # --- data: split by episode, statistics from the training episodes only -----------------------
     train_eps, val_eps = split_by_episode(dataset, config.val_fraction, config.seed)
     n_val_eps = len(val_eps)
@@ -320,6 +352,7 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     }
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     best_val, best_step, best_state = math.inf, -1, None
+    best_score = -1.0  # rollout success of the kept weights (--rollout-every)
     history: list[dict[str, float]] = []
     # --- resume: an interrupted run's whole state at its last validation point (algos/train_state.py) ---
     run_settings = train_state.settings(policy_name, policy, config, rank.world_size,
@@ -331,6 +364,8 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     if resumed is not None:
         start_step, history = resumed["step"], resumed["history"]
         best_state, best_val, best_step = resumed["best_state"], resumed["best_val"], resumed["best_step"]
+        best_score = next((h["rollout_success"] for h in history if h["step"] == best_step and "rollout_success" in h),
+                          best_score)
     pbar = bar(progress, f"train {policy_name}", config.steps, unit="step")
     start = time.perf_counter()
     reported = 0  # steps already shown on the progress bar
@@ -396,11 +431,14 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                     val_wait += waited
                 if per_task:  # the step-weighted mean over tasks: the loss of all validation steps
                     val = sum(per_task[n] * len(d) for n, d in val_sets.items()) / sum(len(d) for d in val_sets.values())
+                rolled = scorer is not None and ((step + 1) % config.rollout_every == 0 or last)
+                score = scorer(policy) if rolled else None
                 history.append({"step": step + 1, "train_loss": train_loss, "val_loss": val,
                                 "lr": sched.get_last_lr()[0],
                                 "samples_per_s": since * config.batch_size / max(trained, 1e-9),
                                 "data_wait": (loader.wait_seconds + val_wait) / max(time.perf_counter() - start, 1e-9),
-                                **({f"val_loss/{n}": v for n, v in per_task.items()} if len(per_task) > 1 else {})})
+                                **({f"val_loss/{n}": v for n, v in per_task.items()} if len(per_task) > 1 else {}),
+                                **({"rollout_success": score} if rolled else {})})
                 if writer is not None:
                     writer.add_scalar("loss/train", train_loss, step + 1)
                     writer.add_scalar("loss/val", val, step + 1)
@@ -408,14 +446,18 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                         if len(per_task) > 1:
                             writer.add_scalar(f"loss/val/{n}", v, step + 1)
                     writer.add_scalar("lr", sched.get_last_lr()[0], step + 1)
-                if val < best_val:
-                    best_val, best_step = val, step + 1
+                    if rolled:
+                        writer.add_scalar("rollout/success", score, step + 1)
+                # with rollouts: the best success rate, ties to the lower validation loss; else the lowest loss
+                if (rolled and (score, -val) > (best_score, -best_val)) if scorer is not None else val < best_val:
+                    best_val, best_step, best_score = val, step + 1, score if rolled else best_score
                     best_state = copy.deepcopy(policy.state_dict())
                     if out is not None:
                         policy.eval()
                         per = {"best_val_loss_per_task": per_task} if len(per_task) > 1 else {}
+                        rollouts = {"best_rollout_success": best_score} if scorer is not None else {}
                         save_checkpoint(policy, out, {**ckpt_extra, "best_val_loss": best_val, "best_step": best_step,
-                                                      **per})
+                                                      **per, **rollouts})
                         saved = True
                         policy.train()
                 if saved:  # out is None on every rank but 0
@@ -429,6 +471,8 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                 elapsed = time.perf_counter() - start
                 shown = {"data_wait": f"{(loader.wait_seconds + val_wait) / max(elapsed, 1e-9):.0%}"} \
                     if train_data.has_images else {}
+                if scorer is not None and best_score >= 0:
+                    shown["rollout"] = f"{best_score:.0%}"
                 pbar.update(step + 1 - reported, loss=float(loss.detach()), val=best_val,
                             samples_per_s=(step + 1 - start_step) * config.batch_size / max(elapsed, 1e-9), **shown)
                 reported = step + 1
@@ -443,12 +487,14 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
             writer.close()
     wall = time.perf_counter() - start
     # every rank returns rank 0's result: the weights it validated best and its history
-    best_state, best_val, best_step, history = ddp.from_rank0((best_state, best_val, best_step, history), rank)
+    best_state, best_val, best_step, best_score, history = ddp.from_rank0(
+        (best_state, best_val, best_step, best_score, history), rank)
     ddp.close(rank)
     if best_state is not None:
         policy.load_state_dict(best_state)
     policy.eval()
     return TrainResult(policy=policy, best_val_loss=best_val, best_step=best_step, history=history,
+                       best_rollout_success=best_score if config.rollout_every else None,
                        samples_per_second=(config.steps - start_step) * config.batch_size / max(wall, 1e-9),
                        wall_seconds=wall,
                        data_wait_fraction=(loader.wait_seconds + val_wait) / max(wall, 1e-9), device=str(device),

@@ -106,6 +106,8 @@ def settings(policy_name: str, policy: Any, config: Any, world_size: int, data: 
 
     keep = ("steps", "batch_size", "grad_accum", "lr", "weight_decay", "warmup_steps", "grad_clip", "val_fraction",
             "eval_every", "seed", "precision", "balance_tasks", "task_weights")
+    if config.rollout_every:  # what the kept weights were chosen by (absent: states saved before it existed match)
+        keep += ("rollout_every", "rollout_episodes", "rollout_task")
     encoder = getattr(policy, "encoder_config", None)
     return {"policy": policy_name, "policy_config": dataclasses.asdict(policy.config),
             "encoder": dataclasses.asdict(encoder) if encoder is not None else None,

@@ -161,7 +161,11 @@ def run(args: Any) -> int:
     result = train_bc(dataset, args.policy, policy_config, args.train, out=args.out, progress=TqdmProgress(),
                       encoder=encoder, conditioning=conditioning, resume=resume, save_state=save_state)
     wait = f", {result.data_wait_fraction:.0%} of the time waiting for data" if result.data_wait_fraction >= 0.005 else ""
-    say(f"best validation loss {result.best_val_loss:.5f} at step {result.best_step}; "
+    kept = (f"best rollout success {result.best_rollout_success:.0%} ({args.train.rollout_episodes} episodes) at step "
+            f"{result.best_step}, validation loss {result.best_val_loss:.5f}") \
+        if result.best_rollout_success is not None else \
+        f"best validation loss {result.best_val_loss:.5f} at step {result.best_step}"
+    say(f"{kept}; "
         f"{result.samples_per_second:,.0f} samples/s on {result.device} ({result.precision}{wait}); checkpoint in {args.out}")
     best = next((h for h in result.history if h["step"] == result.best_step), {})
     per_task = {k.split("/", 1)[1]: v for k, v in best.items() if k.startswith("val_loss/")}
