@@ -67,3 +67,20 @@ def check_writable_file(path: str | Path, flag: str) -> None:
         except OSError as e:
             raise ProtegeError(f"{flag} {path}: expected a writable file, found {type(e).__name__}: "
                                f"{e.strerror or e}") from None
+
+
+def with_policy_config(base: type, argv: list[str], default: str = "mlp") -> type:
+    """`base` (a verb's Args) plus a field named after the head `--policy NAME` chooses in `argv` (`default`
+    when absent) holding that head's config, so its options appear as --NAME.*; `base` itself for an unknown
+    head (the verb then refuses the name in one line)."""
+    import dataclasses
+
+    from protege.policies import POLICIES
+
+    name = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--policy"),
+                next((a.split("=", 1)[1] for a in argv if a.startswith("--policy=")), default))
+    if name not in POLICIES:
+        return base
+    config_cls = POLICIES[name][0]
+    return dataclasses.make_dataclass("Args", [(name, config_cls, dataclasses.field(default_factory=config_cls))],
+                                      bases=(base,))

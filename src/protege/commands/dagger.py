@@ -12,8 +12,7 @@ import tyro
 from protege.algos.bc import TrainConfig
 from protege.algos.dagger import DaggerConfig, run_dagger
 from protege.algos.dagger.run_folder import records_table
-from protege.commands._common import check_writable_dir, say
-from protege.policies import POLICIES
+from protege.commands._common import check_writable_dir, say, with_policy_config
 from protege.progress import TqdmProgress
 
 
@@ -37,13 +36,8 @@ class Args:
 
 
 def make_args(argv: list[str]) -> type:
-    """`Args` plus a field named after the chosen policy holding that policy's config (as `train` does)."""
-    name = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--policy"),
-                next((a.split("=", 1)[1] for a in argv if a.startswith("--policy=")), "mlp"))
-    if name not in POLICIES:
-        return Args
-    config_cls = POLICIES[name][0]
-    return dataclasses.make_dataclass("Args", [(name, config_cls, field(default_factory=config_cls))], bases=(Args,))
+    """`Args` plus the chosen policy's config (as `train` does)."""
+    return with_policy_config(Args, argv)
 
 
 def run(args: Any) -> int:

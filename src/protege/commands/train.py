@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
@@ -13,12 +12,12 @@ import tyro
 
 from protege.algos import train_state
 from protege.algos.bc import TrainConfig, train_bc
-from protege.commands._common import check_writable_dir, say
+from protege.commands._common import check_writable_dir, say, with_policy_config
 from protege.distributed import ddp
 from protege.distributed.launch import launch, plain_args, restart_count
 from protege.data.formats import detect_format, load_any
 from protege.errors import ProtegeError
-from protege.policies import POLICIES, ConditioningConfig, EncoderConfig
+from protege.policies import ConditioningConfig, EncoderConfig
 from protege.progress import TqdmProgress
 
 
@@ -80,22 +79,8 @@ class Args:
 
 
 def make_args(argv: list[str]) -> type:
-    """`Args` plus a field named after the chosen policy holding that policy's config."""
-    name = _policy_from_argv(argv)
-    if name not in POLICIES:
-        return Args
-    config_cls = POLICIES[name][0]
-    return dataclasses.make_dataclass(
-        "Args", [(name, config_cls, field(default_factory=config_cls))], bases=(Args,))
-
-
-def _policy_from_argv(argv: list[str]) -> str:
-    for i, a in enumerate(argv):
-        if a == "--policy" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--policy="):
-            return a.split("=", 1)[1]
-    return "mlp"
+    """`Args` plus the chosen policy's config (its options appear under --<policy>.*)."""
+    return with_policy_config(Args, argv)
 
 
 def check_out(out: Path, overwrite: bool, resume: bool = False) -> None:
