@@ -16,7 +16,7 @@ docs/benchmarks/heads.json (an earlier grid, possibly older code), and the table
 which rows those are. A task/head that has any cached run shows only cached runs, never a mix of the two.
 Text in heads.md from the HAND_WRITTEN heading on (root-cause notes) is kept when the table is rewritten.
 
-    python benchmarks/heads.py                                   # the full grid (7 heads x 4 tasks x 3 seeds)
+    python benchmarks/heads.py                                   # the full grid (7 heads x 6 tasks x 3 seeds)
     python benchmarks/heads.py --tasks bimodal --seeds 0 1 2     # a part of it
     python benchmarks/heads.py --latency-only                    # only the latency table
 """
@@ -51,10 +51,14 @@ from protege.progress import TqdmProgress  # noqa: E402
 from protege.recording import record_expert  # noqa: E402
 
 HEADS = ["mlp", "gmm", "discrete", "chunked", "act", "diffusion", "flow"]
-TASKS = ["bimodal", "metaworld/pick-place", "pendulum", "metaworld/assembly"]
+# hammer and basketball (issue 14's two Meta-World tasks no single-task benchmark used; both only in the MT50
+# multi-task grid): multi-stage manipulation unlike pick-place and assembly (a tool swung into a nail; a
+# ball grasped and dropped through a raised hoop), and the scripted expert succeeded in all 50 of each task's
+# MT50 recordings, so a head far below 90% there fails where the demonstrator does not
+TASKS = ["bimodal", "metaworld/pick-place", "pendulum", "metaworld/assembly", "metaworld/hammer", "metaworld/basketball"]
 # (gradient steps, batch size) per task: sized so the grid fits a 2-core CPU shared with other jobs
 STEPS = {"bimodal": (5000, 128), "pendulum": (2000, 128), "metaworld/pick-place": (2000, 128),
-         "metaworld/assembly": (2000, 128)}
+         "metaworld/assembly": (2000, 128), "metaworld/hammer": (2000, 128), "metaworld/basketball": (2000, 128)}
 RUNS = ROOT / "runs" / "bench"
 DEMOS = 50
 OUT_JSON = ROOT / "docs" / "benchmarks" / "heads.json"
