@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _dagger_common import DOCS, RUNS, setup, write  # noqa: E402
 
-from protege.algos.dagger.ensemble import Learner  # noqa: E402
+from protege.algos.ensemble import Learner  # noqa: E402
 from protege.envs import get_task  # noqa: E402
 from protege.evaluation.rollout import eval_seeds  # noqa: E402
 

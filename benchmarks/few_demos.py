@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import OUT, pooled_rate, write_outputs  # noqa: E402
 
 from protege.algos.bc import TrainConfig, train_bc  # noqa: E402
-from protege.algos.dagger.ensemble import LearnerFactory, train_learner  # noqa: E402
+from protege.algos.ensemble import LearnerFactory, train_learner  # noqa: E402
 from protege.algos.dart import DartConfig, run_dart  # noqa: E402
 from protege.checkpoint import CheckpointActorFactory  # noqa: E402
 from protege.data.native import Dataset, load_dataset  # noqa: E402

@@ -88,7 +88,7 @@ def fmt(s: dict) -> str:
 
 def confirm_eval(args: argparse.Namespace, gate: str, record: dict) -> dict:
     """Success of `record`'s learner on `--confirm-episodes` fresh held-out seeds (cached beside the run)."""
-    from protege.algos.dagger.ensemble import LearnerFactory
+    from protege.algos.ensemble import LearnerFactory
     from protege.envs import get_task
     from protege.evaluation.evaluate import evaluate
 

@@ -33,7 +33,7 @@ def make_episode():
     return _make
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def protege_cmd():
     """The `protege` executable of this environment."""
     exe = Path(sys.executable).parent / "protege"

@@ -110,12 +110,33 @@ def _conditioning_config(cfg: dict[str, Any], cfg_path: Path) -> ConditioningCon
         raise bad_input(cfg_path, "conditioning", "a valid ConditioningConfig", str(e)) from None
 
 
+def member_folder(folder: str | Path, i: int) -> Path:
+    """Where member i of an ensemble saved at `folder` lives (`protege.algos.ensemble`)."""
+    return Path(folder) / f"member_{i}"
+
+
+def ensemble_members(folder: str | Path) -> list[Path] | None:
+    """The member checkpoints of an ensemble saved at `folder` (member_0, member_1, ... each with a
+    config.json, in order), or None when `folder` is a single checkpoint or no ensemble."""
+    if (Path(folder) / CONFIG).exists() or not (member_folder(folder, 0) / CONFIG).exists():
+        return None
+    members: list[Path] = []
+    while (member_folder(folder, len(members)) / CONFIG).exists():
+        members.append(member_folder(folder, len(members)))
+    return members
+
+
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
     """config.json of checkpoint `path`, with every field a policy is rebuilt from checked for type."""
     path = existing_folder(path)
     if not path.exists():
         raise bad_input(path, None, "a checkpoint folder", "no such file or folder")
     cfg_path = path / CONFIG if path.is_dir() else path
+    members = ensemble_members(path) if path.is_dir() else None
+    if members is not None:  # `protege eval` acts with an ensemble; everything else takes one policy
+        raise bad_input(path, None, "one checkpoint (config.json and model.safetensors)",
+                        f"an ensemble of {len(members)} members (pass one, e.g. {members[0]}; "
+                        f"`protege eval` runs the whole ensemble)")
     if not cfg_path.exists():
         raise bad_input(path, CONFIG, "a checkpoint folder with config.json and model.safetensors",
                         "no config.json")
@@ -259,11 +280,11 @@ class PolicyActor:
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         if self.condition is not None:
             obs = {**obs, CONDITION_KEY: self.condition.array}
-        batch = {k: _obs_tensor(obs[k])[None] for k in self.policy.obs_keys}
+        batch = {k: obs_tensor(obs[k])[None] for k in self.policy.obs_keys}
         return self.policy.select_action(batch)[0].numpy()
 
 
-def _obs_tensor(value: Any) -> torch.Tensor:
+def obs_tensor(value: Any) -> torch.Tensor:
     """One raw observation as a tensor: camera frames stay uint8 (4x less to copy), integer ids (a task
     condition) int64, the rest float32."""
     arr = np.asarray(value)

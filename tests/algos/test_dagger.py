@@ -8,7 +8,7 @@ import pytest
 from protege.algos.bc import TrainConfig, train_bc
 from protege.algos.dagger import DaggerConfig, collect_episode, run_dagger
 from protege.algos.dagger.run_folder import round_accounting, training_segments
-from protege.algos.dagger.ensemble import Learner
+from protege.algos.ensemble import Learner
 from protege.algos.dagger.gates import DaggerGate, HGGate, SimulatedSupervisor
 from protege.checkpoint import PolicyActor
 from protege.data import SOURCE_EXPERT, SOURCE_POLICY, load_dataset

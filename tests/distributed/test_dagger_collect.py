@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from protege.algos.dagger.ensemble import Learner
+from protege.algos.ensemble import Learner
 from protege.algos.dagger.gates import DaggerGate
 from protege.algos.dagger.loop import CollectJob
 from protege.distributed.executor import LocalExecutor, ProcessExecutor

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from protege.checkpoint import CheckpointActorFactory, load_actor, read_checkpoint_config
+from protege.checkpoint import CheckpointActorFactory, ensemble_members, load_actor, read_checkpoint_config
 from protege.commands._common import check_writable_dir, check_writable_file, say, write_json_file
 from protege.envs import get_task
+from protege.evaluation.rollout import ActorFactory
 from protege.experts.files import SCRIPTED, expert_factory
 from protege.distributed import make_executor
 from protege.errors import ProtegeError
@@ -77,7 +78,12 @@ def run(args: Args) -> int:
         check_writable_file(args.video, "--video")
     if args.videos is not None:
         check_writable_dir(args.videos, "--videos")
-    cfg = read_checkpoint_config(args.checkpoint) if args.checkpoint is not None else {}
+    members = ensemble_members(args.checkpoint) if args.checkpoint is not None else None
+    if members is not None and args.instruction is not None:
+        raise ProtegeError(f"--instruction: expected one checkpoint, found an ensemble of {len(members)} members at "
+                           f"{args.checkpoint} (an ensemble is told its task by --task)")
+    # an ensemble's members share their dataset and spec: the first one speaks for them
+    cfg = read_checkpoint_config(members[0] if members else args.checkpoint) if args.checkpoint is not None else {}
     task_name = args.task or cfg.get("dataset", {}).get("task")
     if not task_name:
         raise ProtegeError(f"{args.checkpoint}: expected --task (the checkpoint does not name its task), found none"
@@ -118,20 +124,27 @@ def run(args: Args) -> int:
     return 0
 
 
-def _checkpoint_actor(args: Args, cfg: dict, task_name: str) -> tuple[CheckpointActorFactory, list[int], str]:
-    """(factory, training seeds of this task, who) for the checkpoint on one task; a misfit spec or a task
-    the checkpoint was not trained on is refused before any work."""
+def _checkpoint_actor(args: Args, cfg: dict, task_name: str) -> tuple[ActorFactory, list[int], str]:
+    """(factory, training seeds of this task, who) for the checkpoint (or ensemble of checkpoints) on one
+    task; a misfit spec, non-finite weights or a task the checkpoint was not trained on is refused before
+    any work."""
     task = get_task(task_name)
     instruction = args.instruction
     # with an instruction, the instruction alone says what to do (the task only picks the scene)
     cond_task = None if instruction is not None else task.name
-    actor = load_actor(args.checkpoint, task.spec, f"task {task.name}", task=cond_task, instruction=instruction)
-    check_finite_weights(getattr(actor, "policy", actor), f"checkpoint {args.checkpoint}")
+    members = ensemble_members(args.checkpoint) or [args.checkpoint]
+    for path in members:
+        actor = load_actor(path, task.spec, f"task {task.name}", task=cond_task, instruction=instruction)
+        check_finite_weights(getattr(actor, "policy", actor), f"checkpoint {path}")
     if instruction is not None and actor.condition is not None:
         say(f"checkpoint {args.checkpoint}: {actor.condition.describe()}")
     data = cfg.get("dataset", {})
     trained_on = set((cfg.get("conditioning") or {}).get("tasks") or []) | {data.get("task")}
     seeds = data.get("episode_seeds", []) if task.name in trained_on else []
+    if len(members) > 1:  # the members' mean action (`protege.algos.ensemble.Learner`)
+        from protege.algos.ensemble import LearnerFactory
+
+        return LearnerFactory(members, cond_task), seeds, f"ensemble {args.checkpoint} ({len(members)} members)"
     return CheckpointActorFactory(args.checkpoint, cond_task, instruction), seeds, f"checkpoint {args.checkpoint}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ import tyro
 
 from protege.algos import train_state
 from protege.algos.bc import TrainConfig, train_bc
+from protege.checkpoint import ensemble_members
 from protege.commands._common import check_writable_dir, say, with_policy_config
 from protege.distributed import ddp
 from protege.distributed.launch import launch, plain_args, restart_count
@@ -75,6 +77,9 @@ class Args:
     e.g. protege.policies.encoders.conditioning:HashingTextEncoder."""
     text_encoder_arg: str | None = None
     """--condition embedding: the argument the factory is called with (e.g. your encoder's folder)."""
+    ensemble: int = 1
+    """Train this many policies (member i with seed --seed + 1000 i) into --out/member_<i>; `protege eval
+    --checkpoint OUT` acts with their mean action. 1 = one policy in --out."""
     train: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=TrainConfig)
 
 
@@ -95,7 +100,8 @@ def check_out(out: Path, overwrite: bool, resume: bool = False) -> None:
         if fmt is not None:
             raise ProtegeError(f"--out {out}: expected a checkpoint folder, found a {fmt} dataset "
                                f"(it is never replaced; choose another --out)")
-        if any(p.exists() for p in (out / "config.json", out / "model.safetensors", train_state.state_dir(out))):
+        if any(p.exists() for p in (out / "config.json", out / "model.safetensors", train_state.state_dir(out))) \
+                or ensemble_members(out) is not None:
             if not overwrite and not resume:
                 raise ProtegeError(f"--out {out}: expected a new folder, found an existing checkpoint "
                                    f"(pass --overwrite to replace it, or --resume to continue its run)")
@@ -129,6 +135,9 @@ def run(args: Any) -> int:
         sys.stdout = open(os.devnull, "w")
     elif restart_count() == 0:  # a group restarted after a failure continues the checkpoint it wrote itself
         check_out(args.out, args.overwrite, args.resume)
+    if args.ensemble < 1 or (args.ensemble > 1 and (args.nproc > 1 or args.resume)):
+        raise ProtegeError(f"--ensemble: expected >= 1, and 1 with --nproc > 1 or --resume, found {args.ensemble}"
+                           + (" with " + ("--nproc" if args.nproc > 1 else "--resume") if args.ensemble > 1 else ""))
     resume = args.resume or restart_count() > 0  # the launcher's restarts continue from the last validation point
     save_state = resume or args.max_restarts > 0
     # checked before the dataset is read: a typo fails at once
@@ -143,6 +152,11 @@ def run(args: Any) -> int:
     say(f"training {args.policy} on {len(dataset)} episodes ({dataset.num_steps} steps) from {args.data}")
     if resume and train_state.saved_step(args.out) is not None:
         say(f"resuming at step {train_state.saved_step(args.out)} from {train_state.state_dir(args.out)}")
+    if args.overwrite:  # an ensemble trained here before must not outlive what replaces it
+        for stale in sorted(args.out.glob("member_*")):
+            shutil.rmtree(stale)
+    if args.ensemble > 1:
+        return _train_ensemble(args, dataset, policy_config, encoder, conditioning)
     result = train_bc(dataset, args.policy, policy_config, args.train, out=args.out, progress=TqdmProgress(),
                       encoder=encoder, conditioning=conditioning, resume=resume, save_state=save_state)
     wait = f", {result.data_wait_fraction:.0%} of the time waiting for data" if result.data_wait_fraction >= 0.005 else ""
@@ -159,4 +173,19 @@ def run(args: Any) -> int:
     if result.policy.conditioning is not None:
         c = result.policy.conditioning
         say(f"conditioned on {c.kind} ({c.fusion}) over {len(c.tasks)} tasks: {', '.join(c.tasks)}")
+    return 0
+
+
+def _train_ensemble(args: Any, dataset: Any, policy_config: Any, encoder: EncoderConfig,
+                    conditioning: ConditioningConfig) -> int:
+    from protege.algos.ensemble import train_members
+
+    results = train_members(dataset, args.policy, policy_config, args.train, args.ensemble, args.out,
+                            progress=TqdmProgress(), encoder=encoder, conditioning=conditioning)
+    for i, r in enumerate(results):
+        say(f"member {i} (seed {args.train.seed + 1000 * i}): best validation loss {r.best_val_loss:.5f} at step "
+            f"{r.best_step}" + (f", rollout success {r.best_rollout_success:.0%}" if r.best_rollout_success is not None
+                                else ""))
+    say(f"ensemble of {args.ensemble} {args.policy} policies in {args.out} (member_0 .. member_{args.ensemble - 1}); "
+        f"`protege eval --checkpoint {args.out}` acts with their mean action")
     return 0

@@ -37,7 +37,7 @@ from protege.actor import Actor, Supervisor
 from protege.algos.bc import TrainConfig
 from protege.algos.dagger.run_folder import (RunFolder, episode_round, iwr_weights, round_accounting, round_seeds,
                                       training_view, with_round)
-from protege.algos.dagger.ensemble import Learner, LearnerFactory, member_paths, train_learner
+from protege.algos.ensemble import Learner, LearnerFactory, member_paths, train_learner
 from protege.algos.dagger.gates import (BETA_SCHEDULES, DaggerGate, Decision, EnsembleGate, Gate, HGGate,
                                  SimulatedSupervisor, StepView, ThriftyGate)
 from protege.data.episode import SOURCE_EXPERT, SOURCE_HUMAN, SOURCE_POLICY, Episode

@@ -1,9 +1,12 @@
-"""The learner of the DAgger loop: one policy or an ensemble of K, trained with `train_bc`.
+"""An ensemble of K policies acting as one, trained with `train_bc`: `protege train --ensemble K`, and the
+learner of the DAgger loop.
 
 An ensemble acts with the mean of its members' actions and exposes every member's action, whose spread is
 the novelty signal of the EnsembleDAgger and ThriftyDAgger gates. Members differ by seed (initialisation,
-validation split and batch order). K = 1 is a plain policy: its checkpoint folder is the round folder
-itself, so `protege eval --checkpoint RUN/rounds/round_003` works on it directly. A task- or
+validation split and batch order). On disk it is a folder of checkpoints `member_<i>/` (`ensemble_members`
+finds them; `protege eval --checkpoint FOLDER` acts with their mean). K = 1 is a plain policy: its
+checkpoint folder is the folder itself, so `protege eval --checkpoint RUN/rounds/round_003` works on any
+DAgger round. A task- or
 instruction-conditioned learner (a run started from a multi-task checkpoint, `--init`) is told its task
 once (`task`) and adds that condition to every observation, as `PolicyActor` does.
 """
@@ -18,7 +21,7 @@ import torch
 
 from protege.algos.bc import TrainConfig, TrainResult, train_bc
 from protege.actor import Observation
-from protege.checkpoint import load_checkpoint
+from protege.checkpoint import load_checkpoint, member_folder, obs_tensor
 from protege.policies.encoders.conditioning import CONDITION_KEY
 from protege.data.episode import Episode
 from protege.data.native import Dataset
@@ -66,7 +69,7 @@ class Learner:
         out = []
         for i, p in enumerate(self.policies):
             seen = self._observe(i, obs)
-            batch = {k: torch.as_tensor(np.asarray(seen[k]), dtype=torch.float32)[None] for k in p.obs_keys}
+            batch = {k: obs_tensor(seen[k])[None] for k in p.obs_keys}  # frames stay uint8, as PolicyActor's
             out.append(p.select_action(batch)[0].numpy())
         return np.stack(out)
 
@@ -103,8 +106,32 @@ class LearnerFactory:
 
 
 def member_paths(out: str | Path, size: int) -> list[Path]:
-    out = Path(out)
-    return [out] if size == 1 else [out / f"member_{i}" for i in range(size)]
+    return [Path(out)] if size == 1 else [member_folder(out, i) for i in range(size)]
+
+
+def train_members(dataset: Dataset, policy_name: str, policy_config: Any, config: TrainConfig, size: int,
+                  out: str | Path, init: Learner | None = None,
+                  sample_weights: Callable[[Episode], np.ndarray] | None = None,
+                  progress: Progress | None = None, extra: dict[str, Any] | None = None,
+                  encoder: Any = None, conditioning: Any = None) -> list[TrainResult]:
+    """Train `size` members with `train_bc` (member i uses seed config.seed + 1000 i), one checkpoint each
+    (`member_paths`).
+
+    init: warm start member i from `init`'s member i (same head and size), else from scratch.
+    encoder, conditioning: the image encoder's config (`EncoderConfig`) for datasets with cameras and the
+    task conditioning (`ConditioningConfig`); None = init's, else the default / unconditioned.
+    """
+    import dataclasses
+
+    results = []
+    for i, path in enumerate(member_paths(out, size)):
+        cfg = dataclasses.replace(config, seed=config.seed + 1000 * i)
+        start = init.policies[i] if init is not None and i < init.size else None
+        results.append(train_bc(dataset, policy_name, policy_config, cfg, out=path, progress=progress,
+                                extra={**(extra or {}), "member": i, "ensemble_size": size},
+                                init_policy=start, sample_weights=sample_weights, encoder=encoder,
+                                conditioning=conditioning))
+    return results
 
 
 def train_learner(dataset: Dataset, policy_name: str, policy_config: Any, config: TrainConfig, size: int,
@@ -112,19 +139,8 @@ def train_learner(dataset: Dataset, policy_name: str, policy_config: Any, config
                   sample_weights: Callable[[Episode], np.ndarray] | None = None,
                   progress: Progress | None = None, extra: dict[str, Any] | None = None,
                   encoder: Any = None, task: str | None = None) -> tuple[Learner, list[TrainResult]]:
-    """Train `size` members with `train_bc` (member i uses seed config.seed + 1000 i), one checkpoint each.
-
-    init: warm start member i from `init`'s member i (same head and size), else from scratch.
-    encoder: the image encoder's config (`EncoderConfig`) for datasets with cameras; None = init's, else the
-    default. task: what conditioned members are asked to do when they act (see `Learner`).
-    """
-    import dataclasses
-
-    results, paths = [], member_paths(out, size)
-    for i, path in enumerate(paths):
-        cfg = dataclasses.replace(config, seed=config.seed + 1000 * i)
-        start = init.policies[i] if init is not None and i < init.size else None
-        results.append(train_bc(dataset, policy_name, policy_config, cfg, out=path, progress=progress,
-                                extra={**(extra or {}), "member": i, "ensemble_size": size},
-                                init_policy=start, sample_weights=sample_weights, encoder=encoder))
-    return Learner([r.policy for r in results], [str(p) for p in paths], task), results
+    """`train_members`, then the members as one Learner; task: what conditioned members are asked to do when
+    they act (see `Learner`)."""
+    results = train_members(dataset, policy_name, policy_config, config, size, out, init, sample_weights, progress,
+                            extra, encoder)
+    return Learner([r.policy for r in results], [str(p) for p in member_paths(out, size)], task), results
