@@ -158,7 +158,8 @@ class GMMPolicy(PolicyBase):
         else:
             pick = logits.argmax(-1)[..., None, None].expand(*logits.shape[:2], 1, self.action_dim)
             action = means.gather(2, pick)[:, :, 0]
-        if self.config.censor_bounds or self.config.sample == "full":
-            low, high = self._bounds()
-            action = torch.maximum(torch.minimum(action, high), low)
+        if self.config.censor_bounds:  # the spec's bounds, in env units: one op (the map is increasing)
+            return torch.clamp(self.action_normalizer.inverse(action), self.action_low, self.action_high)
+        if self.config.sample == "full":  # checkpoints from before censor_bounds: the data range
+            action = action.clamp(-1, 1)
         return self.action_normalizer.inverse(action)
