@@ -52,6 +52,13 @@ class ArraySpec:
     def size(self) -> int:
         return int(np.prod(self.shape)) if self.shape else 1
 
+    def half_range(self) -> np.ndarray:
+        """Half the width between the bounds, per element (float64, this spec's shape); 1 where unbounded.
+        The unit action noise and action deviations are counted in (`--noise 0.1` = a tenth of it)."""
+        if self.low is None or self.high is None:
+            return np.ones(self.shape, np.float64)
+        return (np.asarray(self.high, np.float64) - np.asarray(self.low, np.float64)).reshape(self.shape) / 2
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"shape": list(self.shape), "dtype": self.dtype}
         if self.low is not None:

@@ -106,9 +106,7 @@ def learner_error(policy: PolicyBase, episodes: list[Episode], spec: Spec, task:
     """RMS of (the policy's action - the expert's label) over every step and action dimension of
     `episodes`, in units of the action half-range. The policy acts on the recorded observations as it would
     execute (its controller: history, chunks), reset at each episode start."""
-    low, high = spec.action.low, spec.action.high
-    half = (np.asarray(high, np.float64) - np.asarray(low, np.float64)) / 2 if low is not None \
-        else np.ones(spec.action.shape)
+    half = spec.action.half_range()
     actor = PolicyActor(policy, task=task if policy.conditioning is not None else None, who="the DART learner")
     total, count = 0.0, 0
     for ep in episodes:

@@ -71,8 +71,7 @@ def run_episode(task: Task, env: Any, actor: Actor, seed: int, *, noise: float =
     rng = np.random.default_rng(seed)
     low = np.asarray(task.spec.action.low, np.float32) if task.spec.action.low is not None else None
     high = np.asarray(task.spec.action.high, np.float32) if task.spec.action.high is not None else None
-    # noise is a fraction of the action half-range (of 1 where the action is unbounded)
-    half = (high - low) / 2 if low is not None else np.ones(task.spec.action.shape, np.float32)
+    half = task.spec.action.half_range().astype(np.float32)  # noise is a fraction of it (1 where unbounded)
     obs, info = env.reset(seed=seed)
     actor.reset()
     _seed_policy_sampling(seed)

@@ -158,17 +158,10 @@ class DaggerResult:
     episodes: list[Episode] = field(default_factory=list)
 
 
-def half_range(task: Task) -> np.ndarray:
-    a = task.spec.action
-    if a.low is None or a.high is None:
-        return np.ones(a.shape, np.float64)
-    return (np.asarray(a.high, np.float64) - np.asarray(a.low, np.float64)).reshape(a.shape) / 2
-
-
 def make_gate(config: DaggerConfig, task: Task, expert: Actor) -> Gate:
     """The gate named by `config.gate`; hg wraps a scripted expert in a `SimulatedSupervisor` unless the
     expert already is a Supervisor (a person at a teleop device)."""
-    hr = half_range(task)
+    hr = task.spec.action.half_range()
     if config.gate == "dagger":
         return DaggerGate(config.beta_schedule, config.beta0, config.beta_decay, config.rounds)
     if config.gate == "hg":
