@@ -11,9 +11,11 @@ expert:
 - `rollout`: keep the weights with the best success in 10 rollouts every 500 steps (`--rollout-every`;
   the rollouts are environment episodes without the expert, counted in the table);
 - `dart`: DART, 2 rounds of 5 episodes, round 1 recorded with noise at the round-0 learner's error
-  (`protege dart`; round 1 uses recording seeds 10000..10004, so its initial states differ from bc's);
+  (`protege dart`; round 1 uses recording seeds 10000..10004, so its initial states differ from bc's),
+  capped at bc's expert labels (`--max-labels`: noisy episodes run longer, so the episode that crosses
+  the budget is cut and later ones are not trained on);
 - `ensemble`: 5 members trained with different seeds, acting with their mean action.
-The expert labels column counts labelled steps (episode lengths differ between methods).
+The expert labels column counts labelled steps trained on.
 
 Every cell (method x seed) is stored under `--runs` as it finishes and reused by later invocations; the
 cells already in docs/benchmarks/few_demos.json count as done when their settings match.
@@ -75,8 +77,8 @@ def _train(method: str, seed: int, args, demos: Dataset, folder: Path, progress)
         learner, _ = train_learner(demos, "mlp", mlp, train, ENSEMBLE, folder / "members", progress=progress)
         return LearnerFactory(learner.paths), cost
     if method == "dart":
-        result = run_dart(TASK, folder / "dart", DartConfig(episodes=DEMOS, rounds=DART_ROUNDS), "mlp", mlp, train,
-                          progress=progress)
+        dart = DartConfig(episodes=DEMOS, rounds=DART_ROUNDS, max_labels=demos.num_steps)  # bc's labels, no more
+        result = run_dart(TASK, folder / "dart", dart, "mlp", mlp, train, progress=progress)
         cost["expert_labels"] = result.labelled_steps
         cost["dart_noise"] = [r.noise for r in result.rounds]
         cost["dart_learner_error"] = [r.learner_error for r in result.rounds]

@@ -57,3 +57,27 @@ def test_second_round_records_with_the_first_learners_error(tmp_path):
 
     again = run_dart("pendulum", tmp_path / "run", config, "mlp", {"hidden_dims": (32,)}, train)  # resumes: done
     assert [dataclasses.asdict(r) for r in again.rounds] == [dataclasses.asdict(r) for r in result.rounds]
+
+
+def test_a_label_budget_cuts_the_round_that_crosses_it(tmp_path):
+    """At equal expert labels: the budget of 3 plain demonstrations (600 pendulum steps) is spent exactly;
+    the noisy round's episode that crosses it is cut, the rest never trained on, and later rounds skipped."""
+    config = DartConfig(episodes=6, rounds=3, max_labels=500)
+    train = TrainConfig(steps=50, eval_every=50, threads=1)
+    result = run_dart("pendulum", tmp_path / "run", config, "mlp", {"hidden_dims": (16,)}, train)
+    assert [(r.episodes, r.labelled_steps, r.recorded_steps) for r in result.rounds] == [(2, 400, 400), (1, 100, 400)]
+    assert result.labelled_steps == 500
+    assert not (tmp_path / "run" / "round_2").exists()
+    trained_on = json.loads((tmp_path / "run" / "round_1" / "checkpoint" / "config.json").read_text())
+    assert trained_on["dataset"]["episodes"] == 3
+
+
+def test_an_episode_cut_keeps_its_first_steps(make_episode):
+    ep = make_episode(T=10, observations={"state": np.arange(33.0).reshape(11, 3)}, labels=np.ones((10, 2)),
+                      rewards=np.arange(10.0), success=True)
+    cut = ep.head(4)
+    assert len(cut) == 4
+    np.testing.assert_array_equal(cut.observations["state"], ep.observations["state"][:5])  # + the final one
+    np.testing.assert_array_equal(cut.rewards, np.arange(4.0))
+    assert cut.labels.shape == (4, 2) and not cut.success and cut.info["cut_at"] == 4
+    assert ep.head(10) is ep

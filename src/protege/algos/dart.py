@@ -53,9 +53,14 @@ class DartConfig:
     """Round k records with base seed seed + k (episode seeds (seed + k) * 10000 + i)."""
     workers: int = 1
     """Worker processes recording in parallel."""
+    max_labels: int = 0
+    """Stop at this many expert labels (steps) over all rounds, e.g. those of N plain demonstrations, for a
+    comparison at equal labels; 0 = no cap. Episodes past the budget are left out of training, and the
+    one that crosses it is cut where the budget ran out, as an expert asked to stop there would have been;
+    later rounds are not recorded. The recordings on disk stay whole."""
 
     def __post_init__(self) -> None:
-        for name, low in (("episodes", 1), ("rounds", 1)):
+        for name, low in (("episodes", 1), ("rounds", 1), ("max_labels", 0)):
             if getattr(self, name) < low:
                 raise bad_input("dart config", name, f">= {low}", str(getattr(self, name)))
         if self.rounds > self.episodes:
@@ -71,8 +76,11 @@ class DartRound:
     seed: int
     """Base recording seed of the round."""
     episodes: int
+    """Episodes trained on (a cut one included)."""
     labelled_steps: int
-    """Expert labels the round cost (one per step)."""
+    """Expert labels the round cost (one per step trained on)."""
+    recorded_steps: int
+    """Steps of the round's recording (more than labelled_steps where --max-labels cut it)."""
     successes: int
     noise: float
     """Noise injected while recording this round."""
@@ -102,6 +110,17 @@ def round_sizes(episodes: int, rounds: int) -> list[int]:
     return [episodes // rounds + (k < episodes % rounds) for k in range(rounds)]
 
 
+def within_budget(episodes: list[Episode], labels: int) -> list[Episode]:
+    """The episodes, in order, until `labels` steps are spent; the one that crosses the budget is cut."""
+    kept = []
+    for ep in episodes:
+        if labels <= 0:
+            break
+        kept.append(ep.head(labels))
+        labels -= len(kept[-1])
+    return kept
+
+
 def learner_error(policy: PolicyBase, episodes: list[Episode], spec: Spec, task: str | None = None) -> float:
     """RMS of (the policy's action - the expert's label) over every step and action dimension of
     `episodes`, in units of the action half-range. The policy acts on the recorded observations as it would
@@ -110,8 +129,7 @@ def learner_error(policy: PolicyBase, episodes: list[Episode], spec: Spec, task:
     actor = PolicyActor(policy, task=task if policy.conditioning is not None else None, who="the DART learner")
     total, count = 0.0, 0
     for ep in episodes:
-        target = ep.actions if ep.labels is None else \
-            np.where(ep.label_mask[:, None], ep.labels, ep.actions) if ep.label_mask is not None else ep.labels
+        target = ep.targets
         actor.reset()
         for t in range(len(ep.actions)):
             action = actor.act({k: np.asarray(ep.observations[k][t]) for k in policy.obs_keys})
@@ -131,25 +149,31 @@ def run_dart(task_name: str, out: str | Path, config: DartConfig | None = None, 
     out = Path(out)
     result, episodes, noise = DartResult(), [], 0.0
     for k, n in enumerate(round_sizes(config.episodes, config.rounds)):
+        left = config.max_labels - sum(len(e) for e in episodes) if config.max_labels else None
+        if left is not None and left <= 0:
+            break  # the label budget is spent
         folder = out / f"round_{k}"
         record_expert(task_name, n, folder / "data", seed=config.seed + k, noise=noise, workers=config.workers,
                       progress=progress, report=report)
         recorded = load_dataset(folder / "data")
-        episodes += recorded.episodes
+        kept = recorded.episodes if left is None else within_budget(recorded.episodes, left)
+        episodes += kept
         data = Dataset(list(episodes), recorded.spec, {"task": recorded.meta.get("task")}, None)
         trained = train_bc(data, policy_name, policy_config, train, out=folder / "checkpoint", progress=progress,
                            encoder=encoder, resume=True)
         _, held_out = split_by_episode(data, train.val_fraction, train.seed)  # the split train_bc made
         error = learner_error(trained.policy, held_out or data.episodes, data.spec, recorded.meta.get("task"))
         result.rounds.append(DartRound(
-            round=k, seed=config.seed + k, episodes=len(recorded), labelled_steps=recorded.num_steps,
-            successes=recorded.num_success, noise=noise, learner_error=error,
+            round=k, seed=config.seed + k, episodes=len(kept), labelled_steps=sum(len(e) for e in kept),
+            recorded_steps=recorded.num_steps, successes=sum(e.success for e in kept), noise=noise,
+            learner_error=error,
             error_on="held-out" if held_out else "training", checkpoint=str(folder / "checkpoint")))
         result.policy = trained.policy
         write_json(out / RESULT_FILE, {"task": task_name, "policy": policy_name, "config": asdict(config),
                                        "rounds": [asdict(r) for r in result.rounds]})
         if report is not None:
-            report(f"round {k}: {len(recorded)} episodes at noise {noise:.3f} ({recorded.num_success} successful); "
+            report(f"round {k}: {len(kept)} episodes at noise {noise:.3f} ({result.rounds[-1].successes} successful, "
+                   f"{result.rounds[-1].labelled_steps} labels); "
                    f"learner error {error:.3f} on {result.rounds[-1].error_on} episodes")
         noise = min(config.max_noise, config.alpha * error)
     return result

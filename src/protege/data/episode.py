@@ -8,6 +8,7 @@ It does not know about files; see `native.py` for that.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,21 @@ class Episode:
     @property
     def num_labels(self) -> int:
         return int(self.label_mask.sum()) if self.label_mask is not None else 0
+
+    def head(self, n: int) -> "Episode":
+        """The first `n` steps (the whole episode when n >= T): what an expert asked to stop after n steps
+        would have given. A cut episode keeps the observation after its last step and counts as unsuccessful
+        (where in it the task was achieved is not recorded)."""
+        T = len(self)
+        if n >= T:
+            return self
+        if n < 1:
+            raise bad_input(self.origin or "episode", "head", "at least 1 step", str(n))
+        cut = {k: v[:n + 1] if v.shape[0] == T + 1 else v[:n] for k, v in self.observations.items()}
+        per_step = {name: None if getattr(self, name) is None else getattr(self, name)[:n]
+                    for name in ("labels", "label_mask", "rewards", "source", "intervened")}
+        return dataclasses.replace(self, observations=cut, actions=self.actions[:n], success=False,
+                                   info={**self.info, "cut_at": n}, **per_step)
 
     def step_observations(self) -> dict[str, np.ndarray]:
         """Observations aligned with actions (the first T; drops a kept final observation)."""
