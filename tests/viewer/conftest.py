@@ -71,3 +71,14 @@ def evaluated(tmp_path, monkeypatch):
     (tmp_path / "ev" / "eval.json").write_text(json.dumps({"who": "some-fail", "task": "bimodal", **result.to_dict()}))
     monkeypatch.chdir(tmp_path / "ev" / "videos")
     return tmp_path / "ev", result
+
+
+@pytest.fixture
+def dart_run(tmp_path):
+    """A brief `protege dart` run on pendulum: 2 rounds of 2 episodes, a tiny policy trained after each."""
+    from protege.algos.bc import TrainConfig
+    from protege.algos.dart import DartConfig, run_dart
+
+    result = run_dart("pendulum", tmp_path / "dart", DartConfig(episodes=4, rounds=2), "mlp", {"hidden_dims": (8,)},
+                      TrainConfig(steps=20, eval_every=10, threads=1, val_fraction=0.5))
+    return tmp_path / "dart", result

@@ -200,3 +200,12 @@ def test_evaluation_page_plays_every_rollout_failures_first(tmp_path, evaluated,
     assert width == 160  # decoded: the bimodal task's 160 x 160 top view
     by_episode = dict(zip([e for e, _ in order], frames))
     assert all(abs(by_episode[i] - (r.length + 1)) <= 1 for i, r in enumerate(result.results))
+
+
+def test_dart_page_lists_its_rounds(tmp_path, dart_run, browser):
+    folder, result = dart_run
+    with ViewerServer(folder, port=0) as server:
+        browser.open(server.url + "#view=", "document.querySelector('#main').dataset.rendered === '1'")
+        rows = browser.js("[...document.querySelectorAll('#rounds tbody tr')].map(r => r.cells[3].textContent)")
+        links = browser.js("document.querySelectorAll('#main li a').length")
+    assert rows == [f"{r.noise:.3f}" for r in result.rounds] and links == 4

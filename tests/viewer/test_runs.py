@@ -62,3 +62,19 @@ def test_videos_outside_the_served_folder_are_reported_not_served(evaluated, tmp
     _, v = _get(ViewerApi(moved), "/api/view", p="eval.json")
     assert all(r["video"] is None for r in v["per_episode"])
     assert v["videos_missing"].startswith("6 of 6 episode videos not found inside the served folder")
+
+
+def test_dart_run_shows_its_rounds_and_each_rounds_data_and_policy(dart_run):
+    from dataclasses import asdict
+
+    folder, result = dart_run
+    api = ViewerApi(folder)
+    status, v = _get(api, "/api/view", p="")
+    assert status == 200 and v["kind"] == "dart"
+    assert v["rounds"] == [asdict(r) for r in result.rounds] and v["rounds"][1]["noise"] > 0
+    assert v["config"]["task"] == "pendulum" and v["config"]["rounds"] == 2
+    assert [(c["name"], c["kind"]) for c in v["children"]] == [
+        ("round 0 data", "dataset"), ("round 0 policy", "checkpoint"),
+        ("round 1 data", "dataset"), ("round 1 policy", "checkpoint")]
+    status, eps = _get(api, "/api/episodes", p="round_1/data")
+    assert status == 200 and len(eps["rows"]) == 2

@@ -100,6 +100,8 @@ class ViewerApi:
             out.update(runs.checkpoint_summary(self.root, path))
         elif kind == "dagger":
             out.update(runs.dagger_summary(self.root, path))
+        elif kind == "dart":
+            out.update(runs.dart_summary(self.root, path))
         elif kind == "rl":
             out.update(runs.rl_summary(self.root, path))
         elif kind == "eval":

@@ -1,7 +1,8 @@
 """What a path given to `protege view` holds, decided from the files on disk, and which paths may be served.
 
 Kinds: "dataset" (any format `load_any` reads), "checkpoint" (config.json of a protege checkpoint),
-"dagger" (a run folder with rounds.json), "rl" (an RL/DAPG run folder with curve.csv or iterations/),
+"dagger" (a run folder with rounds.json), "dart" (a `protege dart` run folder with dart.json), "rl" (an
+RL/DAPG run folder with curve.csv or iterations/),
 "eval" (the JSON `protege eval --json` writes) and "folder" (a folder holding any of these one level down).
 Detection reads file names and at most one small JSON file; it never loads a dataset.
 
@@ -17,9 +18,9 @@ from typing import Any
 
 from protege.errors import ProtegeError, bad_input
 
-KINDS = ("dataset", "checkpoint", "dagger", "rl", "eval", "folder")
-EXPECTED = ("a dataset (protege, LeRobot, Minari folder or robomimic .hdf5), a checkpoint, a DAgger or RL/DAPG "
-            "run folder, or an evaluation .json")
+KINDS = ("dataset", "checkpoint", "dagger", "dart", "rl", "eval", "folder")
+EXPECTED = ("a dataset (protege, LeRobot, Minari folder or robomimic .hdf5), a checkpoint, a DAgger, DART or "
+            "RL/DAPG run folder, or an evaluation .json")
 
 
 class Forbidden(ProtegeError):
@@ -50,6 +51,8 @@ def _kind_of_dir(path: Path) -> str | None:
             return "checkpoint"
     if (path / "rounds.json").is_file() or (config.is_file() and (path / "rounds").is_dir()):
         return "dagger"
+    if (path / "dart.json").is_file():
+        return "dart"
     if (path / "curve.csv").is_file() or (path / "iterations").is_dir():
         return "rl"
     from protege.data.formats.detect import detect_format

@@ -124,6 +124,16 @@ def _log_tree(rr: Any, rec: Any, api: ViewerApi, rel: str, prefix: str, max_epis
         data = next((c for c in view["children"] if c["kind"] == "dataset"), None)
         if data is not None:
             logged += _log_dataset(rr, rec, api, data["path"], f"{prefix}data/", max_episodes, progress)
+    elif kind == "dart":
+        for r in view["rounds"]:
+            rec.set_time("round", sequence=int(r["round"]))
+            for k in ("noise", "learner_error", "labelled_steps", "successes"):
+                rec.log(f"{prefix}rounds/{k}", rr.Scalars(float(r[k])))
+            logged += 1
+        for c in view["children"]:
+            if c["kind"] == "dataset":
+                logged += _log_dataset(rr, rec, api, c["path"], f"{prefix}{c['name'].replace(' ', '_')}/", max_episodes,
+                                       progress)
     elif kind == "rl":
         for row in view["curve"]:
             rec.set_time("env_steps", sequence=int(row.get("env_steps", 0)))

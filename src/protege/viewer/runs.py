@@ -72,6 +72,21 @@ def dagger_summary(root: Root, path: Path) -> dict[str, Any]:
     return {"config": config if isinstance(config, dict) else {}, "rounds": rounds, "children": [c for c in kids if c]}
 
 
+def dart_summary(root: Root, path: Path) -> dict[str, Any]:
+    """dart.json (task, policy, config, one record per finished round) and each round's data and policy."""
+    run = read_json(path / "dart.json")
+    if not isinstance(run, dict) or not isinstance(run.get("rounds"), list):
+        raise bad_input(path / "dart.json", "rounds", "a list of round records", repr(type(run).__name__))
+    kids = []
+    for r in run["rounds"]:
+        folder = path / f"round_{int(r.get('round', 0))}"
+        for sub, kind, name in (("data", "dataset", "data"), ("checkpoint", "checkpoint", "policy")):
+            if kind_of(folder / sub) == kind:
+                kids.append({**_child(root, folder / sub, kind), "name": f"round {r.get('round')} {name}"})
+    return {"config": {"task": run.get("task"), "policy": run.get("policy"), **(run.get("config") or {})},
+            "rounds": run["rounds"], "children": [c for c in kids if c]}
+
+
 def read_curve(path: Path) -> list[dict[str, float]]:
     """The rows of an RL run's curve.csv as numbers (cells that are not numbers are left out)."""
     rows = []

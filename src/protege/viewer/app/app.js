@@ -382,6 +382,20 @@ async function renderDagger(main, v) {
     const sub = await api("/api/view", { p: data.path }); await renderDataset(main, sub, data.path); }
 }
 
+function renderDart(main, v) {
+  const c = v.config || {}, R = v.rounds;
+  main.append(h("div", { class: "cards" }, card("task", c.task || "–"), card("policy", c.policy || "–"), card("rounds", R.length),
+    card("expert labels", R.reduce((s, r) => s + r.labelled_steps, 0))));
+  if (R.length) {
+    const t = h("table", { id: "rounds" }, h("thead", {}, h("tr", {}, ...["round", "episodes", "labels (recorded steps)", "noise", "learner error after it", "successful episodes"].map(s => h("th", { text: s })))));
+    const tb = h("tbody"); t.append(tb);
+    for (const r of R) tb.append(h("tr", {}, ...[r.round, r.episodes, `${r.labelled_steps} (${r.recorded_steps})`, r.noise.toFixed(3),
+      `${r.learner_error.toFixed(3)} (${r.error_on})`, `${r.successes}/${r.episodes}`].map(s => h("td", { text: s }))));
+    main.append(h("h2", { text: "Rounds (noise: a fraction of the action half-range)" }), t);
+  } else main.append(h("p", { class: "muted", text: "no finished round yet (dart.json is written after each round)" }));
+  main.append(h("h2", { text: "In this run" }), childLinks(v.children));
+}
+
 function renderRL(main, v) {
   const C = v.curve;
   main.append(h("div", { class: "cards" }, card("algorithm", v.algo === "dapg" ? "DAPG" : "RL (" + ((v.config.rl || {}).algo || "?") + ")"),
@@ -487,6 +501,7 @@ async function render() {
     main.append(h("h1", {}, v.title, h("span", { class: "kind", id: "kind", text: v.kind })));
     if (v.kind === "dataset") await renderDataset(main, v, p, q.get("tab") === "stats" ? "Statistics" : "Episodes");
     else if (v.kind === "dagger") await renderDagger(main, v);
+    else if (v.kind === "dart") renderDart(main, v);
     else if (v.kind === "rl") renderRL(main, v);
     else if (v.kind === "checkpoint") await renderCheckpoint(main, v);
     else if (v.kind === "eval") renderEval(main, v);
