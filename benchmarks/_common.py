@@ -51,7 +51,8 @@ def bare_loop_samples_per_second(policy, batches: list, config) -> float:
     from protege.algos.bc import _cosine_with_warmup
 
     steps = len(batches)
-    opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # foreach, as train_bc's optimiser
+    opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _cosine_with_warmup(s, steps, config.warmup_steps))
     policy.train()
     start = time.perf_counter()
