@@ -51,6 +51,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/bc_scaling.py
+	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/few_demos.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/train_speed.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/convert.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/control_loop.py
