@@ -107,12 +107,13 @@ def _cell(method: str, seed: int, args, demos: Dataset, progress) -> dict:
     return rec
 
 
+def _same_settings(cells: list[dict], args) -> list[dict]:
+    return [c for c in cells if all(c.get(k) == v for k, v in _settings(args).items())]
+
+
 def _published(args) -> list[dict]:
     path = OUT / "few_demos.json"
-    if not path.exists():
-        return []
-    return [c for c in json.loads(path.read_text())["cells"]
-            if all(c.get(k) == v for k, v in _settings(args).items())]
+    return _same_settings(json.loads(path.read_text())["cells"], args) if path.exists() else []
 
 
 def main() -> None:
@@ -137,8 +138,8 @@ def main() -> None:
     for method in args.methods:
         for seed in args.seeds:
             print(json.dumps(_cell(method, seed, args, demos, progress)), flush=True)
-    cells = [json.loads(f.read_text()) for f in sorted((args.runs / "cells").glob("*/result.json"))]
-    cells = [c for c in cells if all(c.get(k) == v for k, v in _settings(args).items())]
+    cells = _same_settings([json.loads(f.read_text()) for f in sorted((args.runs / "cells").glob("*/result.json"))],
+                           args)
     rows = []
     for method in METHODS:
         group = sorted((c for c in cells if c["method"] == method), key=lambda c: c["seed"])

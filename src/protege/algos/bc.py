@@ -451,7 +451,8 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
                     if rolled:
                         writer.add_scalar("rollout/success", score, step + 1)
                 # with rollouts: the best success rate, ties to the lower validation loss; else the lowest loss
-                if (rolled and (score, -val) > (best_score, -best_val)) if scorer is not None else val < best_val:
+                better = val < best_val if scorer is None else rolled and (score, -val) > (best_score, -best_val)
+                if better:
                     best_val, best_step, best_score = val, step + 1, score if rolled else best_score
                     best_state = copy.deepcopy(policy.state_dict())
                     if out is not None:

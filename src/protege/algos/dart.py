@@ -163,17 +163,17 @@ def run_dart(task_name: str, out: str | Path, config: DartConfig | None = None, 
                            encoder=encoder, resume=True)
         _, held_out = split_by_episode(data, train.val_fraction, train.seed)  # the split train_bc made
         error = learner_error(trained.policy, held_out or data.episodes, data.spec, recorded.meta.get("task"))
-        result.rounds.append(DartRound(
+        done = DartRound(
             round=k, seed=config.seed + k, episodes=len(kept), labelled_steps=sum(len(e) for e in kept),
             recorded_steps=recorded.num_steps, successes=sum(e.success for e in kept), noise=noise,
-            learner_error=error,
-            error_on="held-out" if held_out else "training", checkpoint=str(folder / "checkpoint")))
+            learner_error=error, error_on="held-out" if held_out else "training",
+            checkpoint=str(folder / "checkpoint"))
+        result.rounds.append(done)
         result.policy = trained.policy
         write_json(out / RESULT_FILE, {"task": task_name, "policy": policy_name, "config": asdict(config),
                                        "rounds": [asdict(r) for r in result.rounds]})
         if report is not None:
-            report(f"round {k}: {len(kept)} episodes at noise {noise:.3f} ({result.rounds[-1].successes} successful, "
-                   f"{result.rounds[-1].labelled_steps} labels); "
-                   f"learner error {error:.3f} on {result.rounds[-1].error_on} episodes")
+            report(f"round {k}: {done.episodes} episodes at noise {noise:.3f} ({done.successes} successful, "
+                   f"{done.labelled_steps} labels); learner error {error:.3f} on {done.error_on} episodes")
         noise = min(config.max_noise, config.alpha * error)
     return result
