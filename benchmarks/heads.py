@@ -56,8 +56,9 @@ HEADS = ["mlp", "gmm", "discrete", "chunked", "act", "diffusion", "flow"]
 # ball grasped and dropped through a raised hoop), and the scripted expert succeeded in all 50 of each task's
 # MT50 recordings, so a head far below 90% there fails where the demonstrator does not
 TASKS = ["bimodal", "metaworld/pick-place", "pendulum", "metaworld/assembly", "metaworld/hammer", "metaworld/basketball"]
-# (gradient steps, batch size) per task: sized so the grid fits a 2-core CPU shared with other jobs
-STEPS = {"bimodal": (5000, 128), "pendulum": (2000, 128), "metaworld/pick-place": (2000, 128),
+# (gradient steps, batch size) per task: 2000 x 128 everywhere, the budget `protege train` picks for
+# datasets of this size (bimodal ran 5000 steps before issue 14)
+STEPS = {"bimodal": (2000, 128), "pendulum": (2000, 128), "metaworld/pick-place": (2000, 128),
          "metaworld/assembly": (2000, 128), "metaworld/hammer": (2000, 128), "metaworld/basketball": (2000, 128)}
 RUNS = ROOT / "runs" / "bench"
 DEMOS = 50
