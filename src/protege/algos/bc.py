@@ -22,7 +22,7 @@ import itertools
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -63,8 +63,9 @@ HISTORY_KEYS = {
 
 @dataclass
 class TrainConfig:
-    steps: int = 5_000
-    """Gradient steps."""
+    steps: int = 0
+    """Gradient steps; 0 = picked from the dataset (`auto_steps`): 25 passes over its samples at this batch
+    size, and never fewer than 2000 steps."""
     batch_size: int = 256
     """Samples per optimiser step: the effective batch, over all ranks and accumulation micro-batches (each
     rank's forward pass sees batch_size / (ranks x grad_accum); it must divide evenly)."""
@@ -114,7 +115,9 @@ class TrainConfig:
     """Task to roll out in; default: the task the dataset was recorded from."""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every", "grad_accum"):
+        if self.steps < 0:
+            raise ProtegeError(f"train config: field 'steps': expected >= 1 (0 = auto), found {self.steps}")
+        for name in ("batch_size", "eval_every", "grad_accum"):
             if getattr(self, name) < 1:
                 raise ProtegeError(f"train config: field '{name}': expected >= 1, found {getattr(self, name)}")
         if not 0 <= self.val_fraction < 1:
@@ -155,6 +158,18 @@ class TrainResult:
     """The precision of the forward pass and loss ("fp32", "bf16" or "fp16")."""
     best_rollout_success: float | None = None
     """With --rollout-every: the rollout success rate of the kept weights."""
+
+
+AUTO_MIN_STEPS, AUTO_EPOCHS = 2000, 25
+
+
+def auto_steps(samples: int, batch_size: int) -> int:
+    """The training budget when none is given: AUTO_EPOCHS passes over the samples, at least AUTO_MIN_STEPS.
+    Measured at both ends (docs/benchmarks/heads.md, multitask.md): 2000 steps is what every head was
+    benchmarked with on 50 demonstrations of each task (2637-5055 samples on the Meta-World tasks: the floor
+    applies), and the 50-task Meta-World policy trained 20000 x 256, about 25 passes over its 2500
+    demonstrations at those tasks' 53-101 steps per demonstration."""
+    return max(AUTO_MIN_STEPS, math.ceil(AUTO_EPOCHS * samples / batch_size))
 
 
 def _cosine_with_warmup(step: int, total: int, warmup: int) -> float:
@@ -269,6 +284,8 @@ def train_bc(dataset: Dataset, policy_name: str = "mlp", policy_config: Any = No
     (`val_loss/<task>`) and the overall one is their step-weighted mean.
     """
     config = config or TrainConfig()
+    if not config.steps:
+        config = replace(config, steps=auto_steps(dataset.num_steps, config.batch_size))
     rank, rank_device = ddp.setup(config.device)  # one of several ranks under torchrun, else one process
     micro_batch = ddp.check_batch(config.batch_size, config.grad_accum, rank)
     keep_state = resume or save_state  # every rank takes part in writing it (their random states)

@@ -42,7 +42,7 @@ def run(args: Any) -> int:
     check_writable_dir(args.out, "--out")
     cfg: DartConfig = args.dart
     say(f"DART on {args.task}: {cfg.episodes} expert episodes in {cfg.rounds} rounds, {args.policy} trained "
-        f"{args.train.steps} steps after each; run folder {args.out}")
+        f"{args.train.steps or 'auto'} steps after each; run folder {args.out}")
     result = run_dart(args.task, args.out, cfg, args.policy, getattr(args, args.policy, None), args.train,
                       EncoderConfig(name=args.encoder), progress=TqdmProgress(), report=say)
     say(f"{result.labelled_steps} expert labels in {sum(r.episodes for r in result.rounds)} episodes; "
