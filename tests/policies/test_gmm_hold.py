@@ -1,4 +1,5 @@
-"""gmm's held component draw: one draw per episode keeps the policy in the mode it picked."""
+"""gmm's held component draw (`sample="component"`, not the default): one draw per episode keeps the policy in
+the mode it picked."""
 
 import torch
 
@@ -12,7 +13,8 @@ SPEC = Spec({"state": ArraySpec((2,))}, ArraySpec((1,), low=[-1.0], high=[1.0]))
 def _uniform_mixture(hold: bool):
     """Five components with equal weights and distinct means, whatever the observation."""
     torch.manual_seed(0)
-    policy = make_policy("gmm", GMMConfig(components=5, hidden_dims=(8,), hold_draw=hold), SPEC, None).eval()
+    policy = make_policy("gmm", GMMConfig(components=5, hidden_dims=(8,), sample="component", hold_draw=hold), SPEC,
+                         None).eval()
     last = policy.net[-1]
     with torch.no_grad():
         last.weight.zero_()

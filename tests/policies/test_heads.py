@@ -86,8 +86,10 @@ def test_save_load_round_trip_reproduces_actions(name, episodes, tmp_path):
 
 @pytest.mark.parametrize("name", ["chunked", "act", "diffusion"])
 def test_reset_clears_execution_state(name, episodes):
-    # act's default executes one action per chunk, leaving its queue empty after a step: test its ensemble
-    policy = _policy(name, episodes, **({"execution": "ensemble"} if name == "act" else {})).eval()
+    # act's and diffusion's defaults execute one action per chunk, leaving the queue empty after a step:
+    # test act's ensemble and diffusion with two steps per chunk
+    policy = _policy(name, episodes, **{"act": {"execution": "ensemble"}, "diffusion": {"n_action_steps": 2}}.get(
+        name, {})).eval()
     obs = {"state": torch.randn(1, 5)}
     policy.select_action(obs)
     assert len(policy.executor) > 0 and len(policy.controller._history) > 0

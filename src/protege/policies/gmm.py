@@ -56,9 +56,12 @@ class GMMConfig:
     """Actions executed per chunk with receding horizon."""
     ensemble_m: float = 0.01
     """Temporal-ensembling weight decay m: weight exp(-m*i), i = 0 for the oldest chunk."""
-    sample: str = "component"
+    sample: str = "mode"
     """At execution: "mode" = mean of the most likely component; "component" = draw a component by its
-    weight and take its mean (picks a mode without adding noise inside it); "full" = draw from the mixture."""
+    weight and take its mean (picks a mode without adding noise inside it; the default before issue 14);
+    "full" = draw from the mixture. "mode" succeeds more: metaworld/basketball 86% -> 94% with the same
+    weights (training seed 0), pendulum 100/95/100% -> 100/100/100%; "component" reproduces how often the
+    demonstrator took each mode, which "mode" does not (it takes the likelier one)."""
     min_std: float = 0.1
     """Floor on each component's scale, in normalised action units ([-1, 1] range). Near 0, the likelihood
     rewards components that collapse onto actions the expert repeats exactly (0 at rest, the torque
