@@ -47,7 +47,7 @@ def test_gaussian_target_is_a_distribution_around_the_action():
 
 def test_checkpoint_saved_before_target_sigma_loads_with_one_hot_targets(tmp_path):
     policy = _policy()
-    assert policy.config.target_sigma == 2.0
+    assert policy.config.target_sigma == 1.0  # today's default
     save_checkpoint(policy, tmp_path / "ck")
     cfg_path = tmp_path / "ck" / "config.json"
     cfg = json.loads(cfg_path.read_text())
