@@ -56,6 +56,7 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/convert.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/control_loop.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/heads.py
+	$(VENV)/bin/python benchmarks/train_defaults.py --tasks metaworld/basketball
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/multimodality.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/chunk_ablation.py
 	OMP_NUM_THREADS=1 $(VENV)/bin/python benchmarks/rl_speed.py

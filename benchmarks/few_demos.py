@@ -14,7 +14,16 @@ expert:
   (`protege dart`; round 1 uses recording seeds 10000..10004, so its initial states differ from bc's),
   capped at bc's expert labels (`--max-labels`: noisy episodes run longer, so the episode that crosses
   the budget is cut and later ones are not trained on);
-- `ensemble`: 5 members trained with different seeds, acting with their mean action.
+- `bc-all`: bc trained on all 10 episodes (`--val-fraction 0`: no episode held out for validation, the
+  last weights kept, as robomimic and LeRobot train by default), where bc holds one episode out;
+- `dart-half`: dart with the noise at half the learner's error (`--dart.alpha 0.5`);
+- `ensemble-dagger`: EnsembleDAgger (`protege dagger --gate ensemble`) from the first 5 of the 10
+  episodes, then one round of 10 episodes in which the learner acts and the expert labels only the states
+  where the 5-member ensemble disagrees (10% of the learner's states, the default target rate); no cap:
+  the expert labels column says how many it asked for (bc: 519);
+- `ensemble`: 5 members trained with different seeds, acting with their mean action;
+- `chunked`, `act`, `diffusion`, `flow`: bc with that head (its default config) instead of the mlp, the
+  same steps and batch: action chunking is the data-efficiency method ACT and Diffusion Policy report.
 The expert labels column counts labelled steps trained on.
 
 Every cell (method x seed) is stored under `--runs` as it finishes and reused by later invocations; the
@@ -39,9 +48,10 @@ from _common import OUT, pooled_rate, write_outputs  # noqa: E402
 
 from protege.algos.bc import TrainConfig, train_bc  # noqa: E402
 from protege.algos.ensemble import LearnerFactory, train_learner  # noqa: E402
+from protege.algos.dagger.loop import DaggerConfig, run_dagger  # noqa: E402
 from protege.algos.dart import DartConfig, run_dart  # noqa: E402
 from protege.checkpoint import CheckpointActorFactory  # noqa: E402
-from protege.data.native import Dataset, load_dataset  # noqa: E402
+from protege.data.native import Dataset, load_dataset, save_dataset  # noqa: E402
 from protege.envs import get_task  # noqa: E402
 from protege.evaluation.evaluate import evaluate  # noqa: E402
 from protege.policies import MLPConfig  # noqa: E402
@@ -50,7 +60,8 @@ from protege.recording import record_expert  # noqa: E402
 
 TASK = "metaworld/pick-place"
 DEMOS = 10
-METHODS = ["bc", "obs-noise", "rollout", "dart", "ensemble"]
+HEAD_METHODS = ["chunked", "act", "diffusion", "flow"]
+METHODS = ["bc", "bc-all", "obs-noise", "rollout", "dart", "dart-half", "ensemble-dagger", "ensemble", *HEAD_METHODS]
 TARGET = 0.90
 ROLLOUT_EVERY, ROLLOUT_EPISODES, OBS_NOISE, ENSEMBLE, DART_ROUNDS = 500, 10, 0.1, 5, 2
 
@@ -64,20 +75,35 @@ def _train(method: str, seed: int, args, demos: Dataset, folder: Path, progress)
     """Train one cell; returns the actor factory to evaluate and what it cost (labelled steps, rollouts)."""
     mlp = MLPConfig(dropout=args.dropout, obs_noise=OBS_NOISE if method == "obs-noise" else 0.0)
     train = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=seed,
+                        **({"val_fraction": 0.0} if method == "bc-all" else {}),
                         **({"rollout_every": ROLLOUT_EVERY, "rollout_episodes": ROLLOUT_EPISODES}
                            if method == "rollout" else {}))
     cost = {"expert_episodes": DEMOS, "expert_labels": demos.num_steps, "rollout_episodes": 0}
-    if method in ("bc", "obs-noise", "rollout"):
+    if method in ("bc", "bc-all", "obs-noise", "rollout"):
         res = train_bc(demos, "mlp", mlp, train, out=folder / "checkpoint", progress=progress)
         if method == "rollout":
             cost["rollout_episodes"] = ROLLOUT_EPISODES * sum("rollout_success" in h for h in res.history)
             cost["best_rollout_success"] = res.best_rollout_success
         return CheckpointActorFactory(folder / "checkpoint"), cost
+    if method in HEAD_METHODS:  # the head's default config: the mlp's dropout setting is not a setting of it
+        train_bc(demos, method, None, train, out=folder / "checkpoint", progress=progress)
+        return CheckpointActorFactory(folder / "checkpoint"), cost
+    if method == "ensemble-dagger":
+        first = folder / "demos"
+        save_dataset(demos.episodes[:DEMOS // 2], first, demos.spec, task=TASK, overwrite=True)
+        dagger = DaggerConfig(task=TASK, gate="ensemble", rounds=1, episodes_per_round=DEMOS, ensemble_size=ENSEMBLE,
+                              eval_episodes=1)  # its own evaluation unused: the cell is evaluated below
+        result = run_dagger(dagger, folder / "dagger", data=first, train=train, policy_config=mlp, progress=progress)
+        cost["expert_episodes"] = DEMOS // 2
+        cost["expert_labels"] = result.records[-1]["total_labels"]
+        cost["dagger_seeds"] = sorted(int(e.info["seed"]) for e in result.episodes if "seed" in e.info)
+        return LearnerFactory(result.learner.paths), cost
     if method == "ensemble":
         learner, _ = train_learner(demos, "mlp", mlp, train, ENSEMBLE, folder / "members", progress=progress)
         return LearnerFactory(learner.paths), cost
-    if method == "dart":
-        dart = DartConfig(episodes=DEMOS, rounds=DART_ROUNDS, max_labels=demos.num_steps)  # bc's labels, no more
+    if method in ("dart", "dart-half"):
+        dart = DartConfig(episodes=DEMOS, rounds=DART_ROUNDS, max_labels=demos.num_steps,  # bc's labels, no more
+                          alpha=0.5 if method == "dart-half" else 1.0)
         result = run_dart(TASK, folder / "dart", dart, "mlp", mlp, train, progress=progress)
         cost["expert_labels"] = result.labelled_steps
         cost["dart_noise"] = [r.noise for r in result.rounds]
@@ -97,7 +123,8 @@ def _cell(method: str, seed: int, args, demos: Dataset, progress) -> dict:
     t0 = time.perf_counter()
     # every recording seed any method used is kept out of evaluation (DART's round 1 records 10000..)
     summary = evaluate(get_task(TASK), make_actor, args.eval_episodes, seed=0, workers=args.workers,
-                       training_seeds=list(range(DEMOS)) + list(range(10_000, 10_000 + DEMOS)),
+                       training_seeds=list(range(DEMOS)) + list(range(10_000, 10_000 + DEMOS))
+                       + cost.get("dagger_seeds", []),
                        progress=progress).summary
     rec = {"method": method, "seed": seed, **_settings(args), **cost, "successes": summary.successes,
            "episodes": summary.episodes, "success_rate": summary.success_rate, "train_wall_s": train_s,
