@@ -17,9 +17,10 @@ from protege.evaluation.evaluate import evaluate
 from protege.recording import record_expert
 
 # Measured by benchmarks/heads.py with these defaults (50 evaluation episodes per training seed 0 / 1 / 2):
-# gmm 98 / 98 / 98%, act 100 / 100 / 92%, diffusion 100 / 100 / 64%, flow 100 / 100 / 100%.
-# Diffusion's seed 2 is not fixed (docs/benchmarks/heads.md). The test trains seed 0 as the benchmark does
-# and runs the first 10 of its evaluation episodes, where seed 0 succeeded in every head's 50 but gmm's (49).
+# gmm 100 / 100 / 100%, act 100 / 100 / 92%, diffusion 100 / 100 / 100%, flow 100 / 100 / 100% (diffusion's
+# seed 2 scored 64% while it executed 8 actions per prediction; docs/benchmarks/heads.md). The test trains
+# seed 0 as the benchmark does and runs the first 10 of its evaluation episodes, where seed 0 succeeded in
+# all 50 for every head.
 BAR = 0.8
 
 
