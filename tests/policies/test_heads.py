@@ -135,3 +135,14 @@ def test_datasets_give_padded_windows_excluded_from_the_loss(episodes):
     assert batch.action_pad.tolist() == [[False, True, True, True]]
     per_step = torch.tensor([[1.0, 100.0, 100.0, 100.0]])
     assert float(masked_step_mean(per_step, batch.action_pad, batch.weight)) == pytest.approx(1.0)
+
+
+def test_rebuild_controller_takes_a_changed_execution_field(episodes):
+    policy = _policy("diffusion", episodes, horizon=4, n_action_steps=2).eval()
+    obs = {"state": torch.randn(1, 5)}
+    policy.select_action(obs)
+    assert len(policy.executor) == 1  # 2 actions queued per prediction, one executed
+    policy.config.n_action_steps = 4
+    policy.rebuild_controller()
+    policy.select_action(obs)
+    assert len(policy.executor) == 3  # the new setting: 4 queued, one executed

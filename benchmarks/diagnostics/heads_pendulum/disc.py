@@ -53,7 +53,7 @@ for s in a.seeds:
         dec = over.pop("decode", None)
         for k, v in over.items():
             setattr(pol.config, k, v)
-        pol._controller = None
+        pol.rebuild_controller()
         pol.__dict__.pop("predict_chunk", None)
         if dec:
             install(pol, dec)

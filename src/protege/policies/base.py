@@ -182,6 +182,11 @@ class PolicyBase(nn.Module):
         if self._controller is not None:
             self._controller.reset()
 
+    def rebuild_controller(self) -> None:
+        """Drop the controller, so the next step builds one from `execution_settings()`: after changing an
+        execution field of a trained head's config (n_action_steps, execution, sample ...)."""
+        self._controller = None
+
     @torch.no_grad()
     def select_action(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """obs key -> (B, ...) raw, current step  ->  (B, A) env units to execute now."""
